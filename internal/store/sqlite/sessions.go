@@ -1,0 +1,154 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+)
+
+const sessionColumns = `id, user_id, client_id, auth_time, created_at, last_used_at, expires_at,
+	created_ip, created_user_agent, last_ip, last_user_agent, device, csrf_hash, last_jti,
+	credential_version, revoked_at, revoke_reason`
+
+func scanSession(row scanner) (store.Session, error) {
+	var (
+		s                                         store.Session
+		authTime, created, lastUsed, exp, revoked sql.NullInt64
+	)
+	if err := row.Scan(&s.ID, &s.UserID, &s.ClientID, &authTime, &created, &lastUsed, &exp,
+		&s.CreatedIP, &s.CreatedUserAgent, &s.LastIP, &s.LastUserAgent, &s.Device, &s.CSRFHash,
+		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason); err != nil {
+		return store.Session{}, formatError(err)
+	}
+	s.AuthTime, s.CreatedAt, s.LastUsedAt = fromTS(authTime), fromTS(created), fromTS(lastUsed)
+	s.ExpiresAt, s.RevokedAt = fromTS(exp), fromTS(revoked)
+	return s, nil
+}
+
+// CreateSession inserts a session and its first refresh token in one
+// transaction.
+func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			s.ID, s.UserID, s.ClientID, ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt),
+			s.CreatedIP, s.CreatedUserAgent, s.LastIP, s.LastUserAgent, s.Device, s.CSRFHash, s.LastJTI,
+			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason)
+		if err != nil {
+			return formatError(err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?,?,?)`,
+			rt.Hash, s.ID, ts(rt.CreatedAt))
+		return formatError(err)
+	})
+}
+
+// SessionByID returns the session, revoked or not, or ErrNotFound.
+func (db *DB) SessionByID(ctx context.Context, id string) (store.Session, error) {
+	return scanSession(db.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+}
+
+// SessionsByUser returns the user's sessions, newest first.
+func (db *DB) SessionsByUser(ctx context.Context, userID string) ([]store.Session, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE user_id = ? ORDER BY created_at DESC`, userID)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, formatError(rows.Err())
+}
+
+// RefreshToken returns the stored refresh token with the hash, or ErrNotFound.
+func (db *DB) RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
+	var (
+		t              store.RefreshToken
+		created, spent sql.NullInt64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT hash, session_id, created_at, spent_at, successor_hash, grace_blob
+		FROM refresh_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &t.SessionID, &created, &spent, &t.SuccessorHash, &t.GraceBlob)
+	if err != nil {
+		return store.RefreshToken{}, formatError(err)
+	}
+	t.CreatedAt, t.SpentAt = fromTS(created), fromTS(spent)
+	return t, nil
+}
+
+// RotateRefreshToken spends r.OldHash, stores r.Next as the session's
+// current token and records the session's last use, in one transaction.
+// The spend is a conditional UPDATE (only an unspent token of a live
+// session matches), so of two concurrent rotations of one token exactly one
+// succeeds; the other gets ErrAlreadySpent and nothing is written.
+func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET spent_at = ?, successor_hash = ?, grace_blob = ?
+			WHERE hash = ? AND session_id = ? AND spent_at IS NULL
+			AND EXISTS (SELECT 1 FROM sessions WHERE id = ? AND revoked_at IS NULL)`,
+			ts(r.Now), r.Next.Hash, r.GraceBlob, r.OldHash, r.Next.SessionID, r.Next.SessionID)
+		if err != nil {
+			return formatError(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return formatError(err)
+		} else if n != 1 {
+			return fmt.Errorf("%w", store.ErrAlreadySpent)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?,?,?)`,
+			r.Next.Hash, r.Next.SessionID, ts(r.Now)); err != nil {
+			return formatError(err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ?, last_ip = ?, last_user_agent = ?,
+			last_jti = ?, csrf_hash = ? WHERE id = ?`,
+			ts(r.Now), r.IP, r.UserAgent, r.JTI, r.CSRFHash, r.Next.SessionID)
+		return formatError(err)
+	})
+}
+
+// RevokeSession ends the session and, in the same transaction, appends ev
+// (when its Type is set). Revoking an already revoked session changes
+// nothing and is not an error; an unknown id is ErrNotFound.
+func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, id).Scan(&exists); err != nil {
+			return formatError(err)
+		}
+		if exists == 0 {
+			return fmt.Errorf("session %s: %w", id, store.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE id = ? AND revoked_at IS NULL`, ts(at), reason, id); err != nil {
+			return formatError(err)
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+// RevokeUserSessions ends every live session of the user except the one
+// with id except (which may be empty), appends ev in the same transaction,
+// and returns how many sessions it ended.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`, ts(at), reason, userID, except)
+		if err != nil {
+			return formatError(err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return formatError(err)
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+	return int(n), err
+}

@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+)
+
+const userColumns = `id, username, password_hash, roles, disabled, credential_version, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(row scanner) (store.User, error) {
+	var (
+		u       store.User
+		roles   string
+		created sql.NullInt64
+		updated sql.NullInt64
+	)
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &roles, &u.Disabled,
+		&u.CredentialVersion, &created, &updated); err != nil {
+		return store.User{}, formatError(err)
+	}
+	if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
+		return store.User{}, fmt.Errorf("sqlite: user %s roles: %w", u.ID, err)
+	}
+	u.CreatedAt, u.UpdatedAt = fromTS(created), fromTS(updated)
+	return u, nil
+}
+
+func rolesJSON(roles []string) string {
+	if roles == nil {
+		roles = []string{}
+	}
+	b, _ := json.Marshal(roles) // a []string always marshals
+	return string(b)
+}
+
+// CreateUser inserts u. Returns ErrConflict if the username is taken.
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?,?,?,?,?,?,?,?)`,
+		u.ID, u.Username, u.PasswordHash, rolesJSON(u.Roles), u.Disabled, u.CredentialVersion,
+		ts(u.CreatedAt), ts(u.UpdatedAt))
+	return formatError(err)
+}
+
+// UserByUsername returns the user with the normalised username, or ErrNotFound.
+func (db *DB) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	return scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+}
+
+// UserByID returns the user with the id, or ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (store.User, error) {
+	return scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// ListUsers returns every user ordered by username.
+func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, formatError(rows.Err())
+}
+
+// CountUsers returns how many users exist.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, formatError(err)
+}
+
+// UpdateUser reads the user with the id, lets fn change it and writes it
+// back, all in one transaction: two concurrent updates cannot lose each
+// other's change. Returns ErrNotFound, or fn's error unchanged.
+func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	var u store.User
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, password_hash = ?, roles = ?, disabled = ?,
+			credential_version = ?, updated_at = ? WHERE id = ?`,
+			u.Username, u.PasswordHash, rolesJSON(u.Roles), u.Disabled, u.CredentialVersion, ts(u.UpdatedAt), u.ID)
+		return formatError(err)
+	})
+	return u, err
+}

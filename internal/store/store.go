@@ -1,0 +1,137 @@
+// Package store holds the records Gatehouse persists and the errors its
+// backends return. The interfaces over these records are declared by their
+// consumers (session.Store, token.KeyStore); each backend (sqlite, and later
+// postgres) implements them and must pass the shared suite in storetest.
+//
+// Secrets never reach a store in the clear: refresh tokens are kept as their
+// SHA-256 hash, passwords as argon2id PHC strings, CSRF values as hashes.
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors every backend returns, wrapped with %w, for callers to branch on.
+var (
+	// ErrNotFound: no record has the given key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique key (a username, a key id) is already taken.
+	ErrConflict = errors.New("store: conflict")
+	// ErrAlreadySpent: a refresh token rotation lost to another rotation
+	// of the same token, or the token's session has ended.
+	ErrAlreadySpent = errors.New("store: refresh token already spent")
+)
+
+// User is an account that can log in.
+type User struct {
+	ID       string
+	Username string // normalised: see session.NormalizeUsername
+	// PasswordHash is an argon2id PHC string; it carries its own parameters.
+	PasswordHash string
+	Roles        []string
+	Disabled     bool
+	// CredentialVersion increases whenever the password changes or the
+	// account is disabled; a session minted under an older version is ended
+	// at its next refresh.
+	CredentialVersion int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Session is one login: a family of refresh tokens, each rotation spending
+// the previous one.
+type Session struct {
+	ID       string
+	UserID   string
+	ClientID string // "gatehouse" for the first-party login API
+	// AuthTime is when the user presented credentials; the absolute
+	// lifetime counts from it.
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// ExpiresAt is the absolute end (AuthTime plus the configured lifetime).
+	ExpiresAt        time.Time
+	CreatedIP        string
+	CreatedUserAgent string
+	LastIP           string
+	LastUserAgent    string
+	Device           string // a short label derived from the user agent
+	// CSRFHash is the SHA-256 of the last CSRF value handed out.
+	CSRFHash []byte
+	// LastJTI is the jti of the access token last issued for the session.
+	LastJTI string
+	// CredentialVersion is the user's CredentialVersion at login.
+	CredentialVersion int64
+	RevokedAt         time.Time // zero while the session is live
+	RevokeReason      string
+}
+
+// Revoked reports whether the session was ended explicitly.
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// RefreshToken is the stored form of one refresh token.
+type RefreshToken struct {
+	Hash      []byte // SHA-256 of the token's bytes; the primary key
+	SessionID string
+	CreatedAt time.Time
+	SpentAt   time.Time // zero while the token is the session's current one
+	// SuccessorHash is the hash of the token that replaced this one.
+	SuccessorHash []byte
+	// GraceBlob is the successor pair sealed with a key derived from this
+	// token's own bytes, so only a holder of this token can open it: it is
+	// what lets a duplicate presentation inside the grace window receive the
+	// same successor without the store ever holding a token in the clear.
+	GraceBlob []byte
+}
+
+// Spent reports whether the token has been rotated away.
+func (t RefreshToken) Spent() bool { return !t.SpentAt.IsZero() }
+
+// Rotation is one refresh: OldHash is spent, Next becomes current, and the
+// session's last use is recorded, all in one transaction.
+type Rotation struct {
+	OldHash   []byte
+	Next      RefreshToken
+	GraceBlob []byte
+	Now       time.Time
+	IP        string
+	UserAgent string
+	JTI       string
+	CSRFHash  []byte
+}
+
+// AuditEvent is one security-relevant fact. It never holds a password,
+// a token or a CSRF value.
+type AuditEvent struct {
+	ID        int64
+	Time      time.Time
+	Type      string // e.g. "login_success", "refresh_token_reuse"
+	UserID    string
+	SessionID string
+	IP        string
+	UserAgent string
+	Outcome   string // "success" or "failure"
+	Detail    string
+}
+
+// SigningKey is one access-token signing key and its life cycle: published
+// from CreatedAt, signing from ActivatesAt until RetiresAt, published until
+// ExpiresAt so tokens it signed keep verifying until they expire.
+type SigningKey struct {
+	KID         string
+	Alg         string // ES256, EdDSA or RS256
+	Private     []byte // PKCS #8 DER
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+	RetiresAt   time.Time // zero: not retired
+	ExpiresAt   time.Time // zero: published indefinitely
+}
+
+// AuditFilter selects audit events; zero fields match everything.
+type AuditFilter struct {
+	Type      string
+	UserID    string
+	SessionID string
+	Limit     int
+}

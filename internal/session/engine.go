@@ -1,0 +1,265 @@
+// Package session is Gatehouse's session engine: login, refresh-token
+// rotation with reuse (theft) detection and a grace window, logout and
+// revocation, user administration, and the audit trail of all of it.
+//
+// A session is a family of refresh tokens. Every refresh spends the
+// presented token and issues its successor; presenting a spent token again
+// is either a benign duplicate (two tabs refreshing at once, a lost
+// response retried) inside the grace window, which receives the very same
+// successor, or theft, which ends the whole session.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
+)
+
+// Errors callers branch on. Login reports every credential failure as
+// ErrInvalidCredentials, whatever the cause, so that a response cannot
+// tell an unknown user from a wrong password or a disabled account.
+var (
+	ErrInvalidCredentials = errors.New("session: invalid credentials")
+	ErrInvalidInput       = errors.New("session: invalid input")
+	// ErrInvalidRefreshToken: malformed or unknown refresh token.
+	ErrInvalidRefreshToken = errors.New("session: invalid refresh token")
+	// ErrSessionEnded: revoked, idle too long, past its absolute lifetime,
+	// or its user was disabled, deleted or changed password.
+	ErrSessionEnded = errors.New("session: session ended")
+	// ErrRefreshReuse: a spent refresh token was presented outside the
+	// grace window; the session has been revoked.
+	ErrRefreshReuse = errors.New("session: refresh token reused")
+	// ErrUserExists: the username is taken.
+	ErrUserExists = errors.New("session: user already exists")
+	// ErrUserNotFound: no such user (administration only; login never
+	// says this).
+	ErrUserNotFound = errors.New("session: user not found")
+)
+
+// Store is what the engine needs from storage. The store package's
+// sentinel errors (store.ErrNotFound, store.ErrConflict,
+// store.ErrAlreadySpent) are part of each method's contract.
+type Store interface {
+	CreateUser(ctx context.Context, u store.User) error
+	UserByUsername(ctx context.Context, username string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser applies fn to the user inside one transaction.
+	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
+
+	// CreateSession stores a session and its first refresh token atomically.
+	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
+	SessionByID(ctx context.Context, id string) (store.Session, error)
+	SessionsByUser(ctx context.Context, userID string) ([]store.Session, error)
+	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
+	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
+	// returns store.ErrAlreadySpent and writes nothing.
+	RotateRefreshToken(ctx context.Context, r store.Rotation) error
+	// RevokeSession ends the session and appends ev in one transaction.
+	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
+	// RevokeUserSessions ends all the user's live sessions but except, and
+	// appends ev, in one transaction.
+	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
+
+	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+}
+
+// Config holds the engine's policy.
+type Config struct {
+	// ClientID names the first-party client in sessions and tokens.
+	ClientID string
+	// Grace is how long after a rotation the spent token may be presented
+	// again and receive the same successor. Zero turns the window off.
+	Grace time.Duration
+	// IdleTimeout ends a session not refreshed for this long.
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after the user authenticated,
+	// however active it is.
+	Lifetime time.Duration
+}
+
+// Engine runs logins, refreshes and logouts.
+type Engine struct {
+	store  Store
+	hasher *password.Hasher
+	tokens *token.Issuer
+	csrf   *csrf.Keyed
+	clock  clock.Clock
+	log    *slog.Logger
+	cfg    Config
+}
+
+// New returns an Engine. Every dependency is required.
+func New(s Store, h *password.Hasher, t *token.Issuer, c *csrf.Keyed, clk clock.Clock, log *slog.Logger, cfg Config) *Engine {
+	if cfg.ClientID == "" {
+		cfg.ClientID = "gatehouse"
+	}
+	return &Engine{store: s, hasher: h, tokens: t, csrf: c, clock: clk, log: log, cfg: cfg}
+}
+
+// Client describes who is on the other end of a request.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Grant is what a login or refresh hands back to the client.
+type Grant struct {
+	User             store.User
+	Session          store.Session
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	CSRFToken        string
+}
+
+// Login checks the credentials and starts a new session. Every failure of
+// the credentials themselves is ErrInvalidCredentials and costs one
+// password hash, whether or not the user exists.
+func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Grant, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	if len(pw) == 0 || len(pw) > password.MaxBytes {
+		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)
+	}
+	u, err := e.store.UserByUsername(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e.hasher.CheckNobody(pw)
+		e.audit(ctx, store.AuditEvent{Type: "login_failure", Outcome: "failure", Detail: "unknown user"}, cl)
+		return nil, ErrInvalidCredentials
+	case err != nil:
+		return nil, fmt.Errorf("session: login: %w", err)
+	}
+	ok, err := e.hasher.Check(pw, u.PasswordHash)
+	if err != nil {
+		e.log.Error("stored password hash is malformed", "user_id", u.ID, "err", err)
+	}
+	if !ok || u.Disabled {
+		detail := "wrong password"
+		if ok {
+			detail = "user disabled"
+		}
+		e.audit(ctx, store.AuditEvent{Type: "login_failure", UserID: u.ID, Outcome: "failure", Detail: detail}, cl)
+		return nil, ErrInvalidCredentials
+	}
+	if e.hasher.NeedsRehash(u.PasswordHash) {
+		e.rehash(ctx, u, pw)
+	}
+
+	now := e.clock.Now()
+	s := store.Session{
+		ID:                newID(),
+		UserID:            u.ID,
+		ClientID:          e.cfg.ClientID,
+		AuthTime:          now,
+		CreatedAt:         now,
+		LastUsedAt:        now,
+		ExpiresAt:         now.Add(e.cfg.Lifetime),
+		CreatedIP:         cl.IP,
+		CreatedUserAgent:  cl.UserAgent,
+		LastIP:            cl.IP,
+		LastUserAgent:     cl.UserAgent,
+		Device:            DeviceLabel(cl.UserAgent),
+		CredentialVersion: u.CredentialVersion,
+	}
+	rt, rtHash := newRefreshToken()
+	g, err := e.grant(ctx, u, s, rt)
+	if err != nil {
+		return nil, err
+	}
+	g.Session.LastJTI, g.Session.CSRFHash = g.jti, csrf.Hash(g.CSRFToken)
+	if err := e.store.CreateSession(ctx, g.Session, store.RefreshToken{Hash: rtHash, SessionID: s.ID, CreatedAt: now}); err != nil {
+		return nil, fmt.Errorf("session: create: %w", err)
+	}
+	e.audit(ctx, store.AuditEvent{Type: "login_success", UserID: u.ID, SessionID: s.ID, Outcome: "success"}, cl)
+	return &g.Grant, nil
+}
+
+func (e *Engine) rehash(ctx context.Context, u store.User, pw string) {
+	fresh := e.hasher.Hash(pw)
+	_, err := e.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		if x.PasswordHash == u.PasswordHash { // not changed meanwhile
+			x.PasswordHash = fresh
+		}
+		return nil
+	})
+	if err != nil {
+		// The login itself stands; the next login tries again.
+		e.log.Warn("password rehash failed", "user_id", u.ID, "err", err)
+	}
+}
+
+type grant struct {
+	Grant
+	jti string
+}
+
+// grant mints the access token and CSRF token for the session.
+func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt string) (grant, error) {
+	at, jti, exp, err := e.tokens.Issue(ctx, token.Subject{
+		UserID:    u.ID,
+		Username:  u.Username,
+		SessionID: s.ID,
+		ClientID:  s.ClientID,
+		AuthTime:  s.AuthTime,
+		Roles:     u.Roles,
+		NotAfter:  s.ExpiresAt,
+	})
+	if err != nil {
+		return grant{}, fmt.Errorf("session: issue access token: %w", err)
+	}
+	return grant{jti: jti, Grant: Grant{
+		User:             u,
+		Session:          s,
+		AccessToken:      at,
+		AccessExpiresAt:  exp,
+		RefreshToken:     rt,
+		RefreshExpiresAt: e.refreshExpiry(s),
+		CSRFToken:        e.csrf.Mint(s.ID),
+	}}, nil
+}
+
+// refreshExpiry is when the session's current refresh token stops working
+// if unused: the idle deadline, capped by the absolute one.
+func (e *Engine) refreshExpiry(s store.Session) time.Time {
+	idle := s.LastUsedAt.Add(e.cfg.IdleTimeout)
+	if s.ExpiresAt.Before(idle) {
+		return s.ExpiresAt
+	}
+	return idle
+}
+
+// CSRFValid reports whether tok is a CSRF token minted for the session.
+func (e *Engine) CSRFValid(sid, tok string) bool { return e.csrf.Valid(sid, tok) }
+
+// event stamps ev with the time and client and emits it through slog; the
+// caller stores it, alone or inside the transaction it describes.
+func (e *Engine) event(ev store.AuditEvent, cl Client) store.AuditEvent {
+	ev.Time = e.clock.Now()
+	ev.IP, ev.UserAgent = cl.IP, cl.UserAgent
+	e.log.LogAttrs(context.Background(), slog.LevelInfo, "audit", slog.String("type", ev.Type),
+		slog.String("user_id", ev.UserID), slog.String("session_id", ev.SessionID), slog.String("ip", ev.IP),
+		slog.String("outcome", ev.Outcome), slog.String("detail", ev.Detail))
+	return ev
+}
+
+// audit stores a stand-alone event. A failed audit write is logged, not
+// returned: the action it records has already happened.
+func (e *Engine) audit(ctx context.Context, ev store.AuditEvent, cl Client) {
+	if err := e.store.AppendAudit(ctx, e.event(ev, cl)); err != nil {
+		e.log.Error("audit write failed", "type", ev.Type, "err", err)
+	}
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
+)
+
+// env carries what every command needs from the outside world.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// clock is the system clock; tests of the whole program may swap it.
+	clock clock.Clock
+
+	configPath string
+	data       string
+}
+
+func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, clock: clock.System{}}
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Authentication and session server: login, rotating refresh tokens, CSRF-safe cookies",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(stdin)
+	root.PersistentFlags().StringVar(&e.configPath, "config", "", "YAML configuration file (env GATEHOUSE_CONFIG)")
+	root.PersistentFlags().StringVar(&e.data, "data", "", "data directory: SQLite database and keys (env GATEHOUSE_DATA, default ./data)")
+	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e))
+	return root
+}
+
+// load reads the configuration: defaults < file < environment < flags.
+// Command-specific flags are applied by the command afterwards.
+func (e *env) load(cmd *cobra.Command) (config.Config, error) {
+	path := e.configPath
+	if !cmd.Flags().Changed("config") {
+		path = e.getenv("GATEHOUSE_CONFIG")
+	}
+	c, err := config.Load(path, e.getenv)
+	if err != nil {
+		return c, err
+	}
+	if cmd.Flags().Changed("data") {
+		c.Data = e.data
+	}
+	return c, nil
+}
+
+// app is the wired-together core shared by the server and the CLI.
+type app struct {
+	db       *sqlite.DB
+	keys     *token.Keyring
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	engine   *session.Engine
+	log      *slog.Logger
+}
+
+// openApp opens the database and builds the engine. cfg must be resolved.
+func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger) (*app, error) {
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, sqlite.FileName))
+	if err != nil {
+		return nil, err
+	}
+	csrfKey, err := db.Secret(ctx, "csrf", 32)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	issuerURL := cfg.PublicURL.String()
+	// A retired key stays published for one token lifetime plus the
+	// verifiers' leeway: by then every token it signed has expired.
+	keys := token.NewKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, 10*time.Second)
+	issuer := token.NewIssuer(keys, e.clock, issuerURL, []string{cfg.Audience}, cfg.AccessTokenTTL)
+	verifier := token.NewVerifier(keys, e.clock, issuerURL, cfg.Audience, cfg.ClockLeeway)
+	engine := session.New(db, password.NewHasher(cfg.Argon2), issuer, csrf.New(csrfKey), e.clock, log, session.Config{
+		Grace:       cfg.RefreshGrace,
+		IdleTimeout: cfg.SessionIdleTimeout,
+		Lifetime:    cfg.SessionLifetime,
+	})
+	return &app{db: db, keys: keys, issuer: issuer, verifier: verifier, engine: engine, log: log}, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// oneLine folds an error into one line for the terminal.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/server"
+)
+
+func newServeCmd(e *env) *cobra.Command {
+	var f config.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Gatehouse server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.load(cmd)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			if fl.Changed("listen") {
+				cfg.Listen = f.Listen
+			}
+			if fl.Changed("public-url") {
+				cfg.PublicURL = f.PublicURL
+			}
+			if fl.Changed("allowed-origin") {
+				cfg.AllowedOrigins = f.AllowedOrigins
+			}
+			if fl.Changed("tls-cert") {
+				cfg.TLSCert = f.TLSCert
+			}
+			if fl.Changed("tls-key") {
+				cfg.TLSKey = f.TLSKey
+			}
+			if fl.Changed("trusted-proxy") {
+				cfg.TrustedProxies = f.TrustedProxies
+			}
+			if fl.Changed("log-level") {
+				cfg.LogLevel = f.LogLevel
+			}
+			return e.serve(cmd.Context(), cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.Listen, "listen", "", "address to listen on, HOST:PORT (env GATEHOUSE_LISTEN, default localhost:8080)")
+	fl.StringVar(&f.PublicURL, "public-url", "", "URL browsers use to reach Gatehouse; the token issuer (env GATEHOUSE_PUBLIC_URL)")
+	fl.StringArrayVar(&f.AllowedOrigins, "allowed-origin", nil, "another origin allowed to log in and call the API (repeatable)")
+	fl.StringVar(&f.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	fl.StringVar(&f.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fl.StringArrayVar(&f.TrustedProxies, "trusted-proxy", nil, "address or CIDR of a trusted TLS-terminating proxy (repeatable)")
+	fl.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error")
+	return cmd
+}
+
+func (e *env) serve(ctx context.Context, c config.Config) error {
+	// Validate before binding, so a refused configuration never listens,
+	// not even for a moment. Port 0 is resolved again once bound.
+	if _, err := c.Resolve(c.Listen); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	cfg, err := c.Resolve(ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg.Config)
+
+	a, err := e.openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.keys.Ensure(ctx, cfg.SigningAlg); err != nil {
+		return err
+	}
+	if err := e.bootstrapAdmin(ctx, a); err != nil {
+		return err
+	}
+	handler, err := server.New(a.engine, a.verifier, a.keys, log, e.clock, server.Config{
+		PublicURL:      cfg.PublicURL,
+		AllowedOrigins: cfg.AllowedOrigins,
+		TrustedProxies: cfg.TrustedProxies,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		RequestTimeout: cfg.RequestTimeout,
+		JWKSMaxAge:     cfg.JWKSMaxAge,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		// The hard limit; the handler answers anything over
+		// max_header_bytes with a problem body first.
+		MaxHeaderBytes: 256 << 10,
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "data", cfg.Data)
+	fmt.Fprintf(e.stdout, "Gatehouse is listening on %s (public URL %s)\n", ln.Addr(), cfg.PublicURL)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bootstrapAdmin creates the first user on an empty database and prints
+// its password once; it is stored nowhere but as a hash.
+func (e *env) bootstrapAdmin(ctx context.Context, a *app) error {
+	has, err := a.engine.HasUsers(ctx)
+	if err != nil || has {
+		return err
+	}
+	pw := rand.Text()
+	if _, err := a.engine.AddUser(ctx, "admin", pw, []string{"admin"}); err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "Created user \"admin\" with password %s\nThis password is shown only now; change it with: gatehouse user passwd admin --password-stdin\n", pw)
+	return nil
+}

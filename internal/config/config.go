@@ -1,0 +1,303 @@
+// Package config loads Gatehouse's configuration from, in rising order of
+// precedence: built-in defaults, a YAML file, GATEHOUSE_* environment
+// variables, and command-line flags (applied by the caller). Every key is
+// documented in docs/configuration.md.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
+)
+
+// Config is every setting. The yaml tag is the file key; the environment
+// variable is GATEHOUSE_ followed by the key path in upper case, joined by
+// underscores (argon2.memory_kib is GATEHOUSE_ARGON2_MEMORY_KIB). Lists are
+// comma-separated in the environment.
+type Config struct {
+	Listen         string   `yaml:"listen"`
+	Data           string   `yaml:"data"`
+	PublicURL      string   `yaml:"public_url"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	TLSCert        string   `yaml:"tls_cert"`
+	TLSKey         string   `yaml:"tls_key"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	Audience           string        `yaml:"audience"`
+	SigningAlg         string        `yaml:"signing_alg"`
+	AccessTokenTTL     time.Duration `yaml:"access_token_ttl"`
+	ClockLeeway        time.Duration `yaml:"clock_leeway"`
+	RefreshGrace       time.Duration `yaml:"refresh_grace"`
+	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
+	SessionLifetime    time.Duration `yaml:"session_lifetime"`
+	KeyActivationDelay time.Duration `yaml:"key_activation_delay"`
+	JWKSMaxAge         time.Duration `yaml:"jwks_max_age"`
+
+	Argon2 password.Params `yaml:"argon2"`
+
+	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+	MaxHeaderBytes int           `yaml:"max_header_bytes"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+}
+
+// Default returns the development defaults: loopback, plain HTTP (browsers
+// treat http://localhost as a secure context, so Secure cookies work),
+// SQLite in ./data.
+func Default() Config {
+	return Config{
+		Listen:             "localhost:8080",
+		Data:               "./data",
+		SigningAlg:         token.ES256,
+		AccessTokenTTL:     5 * time.Minute,
+		ClockLeeway:        30 * time.Second,
+		RefreshGrace:       10 * time.Second,
+		SessionIdleTimeout: 7 * 24 * time.Hour,
+		SessionLifetime:    30 * 24 * time.Hour,
+		KeyActivationDelay: 10 * time.Minute,
+		JWKSMaxAge:         5 * time.Minute,
+		Argon2:             password.DefaultParams,
+		MaxBodyBytes:       64 << 10,
+		MaxHeaderBytes:     16 << 10,
+		RequestTimeout:     10 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "text",
+	}
+}
+
+// Load returns the defaults overlaid with the YAML file at path (if path
+// is not empty) and then with the environment read through getenv.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "GATEHOUSE", getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(key)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		raw := getenv(name)
+		if raw == "" {
+			continue
+		}
+		if err := setValue(fv, raw); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", name, raw, err)
+		}
+	}
+	return nil
+}
+
+func setValue(fv reflect.Value, raw string) error {
+	switch fv.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+		return nil
+	case []string:
+		var parts []string
+		for p := range strings.SplitSeq(raw, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		fv.Set(reflect.ValueOf(parts))
+		return nil
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(raw)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case reflect.Uint8, reflect.Uint32:
+		n, err := strconv.ParseUint(raw, 10, fv.Type().Bits())
+		if err != nil {
+			return err
+		}
+		fv.SetUint(n)
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}
+
+// Resolved is a validated configuration with its derived values.
+type Resolved struct {
+	Config
+	PublicURL      *url.URL
+	TrustedProxies []netip.Prefix
+}
+
+// Resolve validates c. listenAddr is the address actually bound (it can
+// differ from c.Listen when the port is 0); it fills in the default public
+// URL.
+func (c Config) Resolve(listenAddr string) (Resolved, error) {
+	r := Resolved{Config: c}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	host, _, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return r, fmt.Errorf("config: listen %q: %w", listenAddr, err)
+	}
+	loopback := isLoopback(host)
+	tls := c.TLSCert != "" || c.TLSKey != ""
+	if tls && (c.TLSCert == "" || c.TLSKey == "") {
+		bad("tls_cert and tls_key must be set together")
+	}
+	for _, p := range c.TrustedProxies {
+		pfx, err := parsePrefix(p)
+		if err != nil {
+			bad("trusted_proxies: %q is not an address or CIDR prefix", p)
+			continue
+		}
+		r.TrustedProxies = append(r.TrustedProxies, pfx)
+	}
+	if !loopback && !tls && len(r.TrustedProxies) == 0 {
+		bad("refusing to listen on %s without TLS: set tls_cert and tls_key, or trusted_proxies for a TLS-terminating proxy", listenAddr)
+	}
+
+	pub := c.PublicURL
+	if pub == "" {
+		switch {
+		case tls:
+			pub = "https://" + listenAddr
+		case loopback:
+			_, port, _ := net.SplitHostPort(listenAddr)
+			pub = "http://localhost:" + port
+		default:
+			bad("public_url is required behind a proxy (the https URL browsers use)")
+		}
+	}
+	if pub != "" {
+		u, err := url.Parse(pub)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			bad("public_url %q must be an absolute http(s) URL", pub)
+		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+			bad("public_url %q must use https (plain http is allowed only for localhost)", pub)
+		default:
+			u.Path, u.RawQuery, u.Fragment = strings.TrimSuffix(u.Path, "/"), "", ""
+			r.PublicURL = u
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			bad("allowed_origins: %q must be scheme://host[:port] with nothing after", o)
+		}
+	}
+	if c.Audience == "" && r.PublicURL != nil {
+		r.Audience = r.PublicURL.String()
+	}
+	if !slices.Contains(token.Algorithms, c.SigningAlg) {
+		bad("signing_alg %q must be one of %v", c.SigningAlg, token.Algorithms)
+	}
+	if err := c.Argon2.Validate(); err != nil {
+		bad("argon2: %v", err)
+	}
+	positive := map[string]time.Duration{
+		"access_token_ttl": c.AccessTokenTTL, "session_idle_timeout": c.SessionIdleTimeout,
+		"session_lifetime": c.SessionLifetime, "jwks_max_age": c.JWKSMaxAge, "request_timeout": c.RequestTimeout,
+	}
+	for _, k := range slices.Sorted(maps.Keys(positive)) {
+		if positive[k] <= 0 {
+			bad("%s must be positive", k)
+		}
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
+		bad("refresh_grace must be between 0 (off) and 1m")
+	}
+	if c.ClockLeeway < 0 || c.ClockLeeway > 5*time.Minute {
+		bad("clock_leeway must be between 0 and 5m")
+	}
+	if c.KeyActivationDelay < 0 {
+		bad("key_activation_delay must not be negative")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 4096 {
+		bad("max_body_bytes must be at least 1024 and max_header_bytes at least 4096")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format must be text or json")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level must be debug, info, warn or error")
+	}
+	if len(errs) > 0 {
+		return r, fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return r, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

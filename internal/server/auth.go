@@ -1,0 +1,449 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
+)
+
+// Response shapes.
+type userView struct {
+	ID       string   `json:"id"`
+	Username string   `json:"username"`
+	Roles    []string `json:"roles"`
+}
+
+type sessionView struct {
+	ID         string    `json:"id"`
+	AuthTime   time.Time `json:"auth_time"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Device     string    `json:"device"`
+	IP         string    `json:"ip"`
+}
+
+type grantView struct {
+	User                 userView    `json:"user"`
+	Session              sessionView `json:"session"`
+	AccessTokenExpiresAt time.Time   `json:"access_token_expires_at"`
+}
+
+// tokenResponse is RFC 6749 §5.1's successful token response.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+func viewSession(s store.Session) sessionView {
+	return sessionView{ID: s.ID, AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt,
+		ExpiresAt: s.ExpiresAt, Device: s.Device, IP: s.LastIP}
+}
+
+func viewUser(u store.User) userView {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userView{ID: u.ID, Username: u.Username, Roles: roles}
+}
+
+// respondGrant sends a login or refresh result: cookies and a JSON body
+// without tokens in cookie mode, an RFC 6749 token response in bearer mode.
+func (s *Server) respondGrant(w http.ResponseWriter, g *session.Grant, bearer bool) {
+	now := s.clock.Now()
+	if bearer {
+		writeJSON(w, http.StatusOK, tokenResponse{AccessToken: g.AccessToken, TokenType: "Bearer",
+			ExpiresIn: max(0, int(g.AccessExpiresAt.Sub(now)/time.Second)), RefreshToken: g.RefreshToken})
+		return
+	}
+	setSessionCookies(w, g, now)
+	writeJSON(w, http.StatusOK, grantView{User: viewUser(g.User), Session: viewSession(g.Session),
+		AccessTokenExpiresAt: g.AccessExpiresAt})
+}
+
+func (s *Server) client(r *http.Request) session.Client {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return session.Client{IP: s.clientIP(r), UserAgent: ua}
+}
+
+// engineError maps an engine error to its response.
+func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, session.ErrInvalidCredentials):
+		writeProblem(w, http.StatusUnauthorized, CodeInvalidCredentials, "invalid username or password")
+	case errors.Is(err, session.ErrInvalidInput):
+		writeProblem(w, http.StatusBadRequest, CodeBadRequest, strings.TrimPrefix(err.Error(), "session: invalid input: "))
+	case errors.Is(err, session.ErrInvalidRefreshToken):
+		writeProblem(w, http.StatusUnauthorized, CodeInvalidRefreshToken, "refresh token is not valid")
+	case errors.Is(err, session.ErrSessionEnded):
+		writeProblem(w, http.StatusUnauthorized, CodeSessionEnded, "the session has ended; log in again")
+	case errors.Is(err, session.ErrRefreshReuse):
+		writeProblem(w, http.StatusUnauthorized, CodeRefreshReused, "refresh token was already used; the session has been ended")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "the request took too long")
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeProblem(w, http.StatusInternalServerError, CodeInternal, "")
+	}
+}
+
+func (s *Server) decodeOrProblem(w http.ResponseWriter, r *http.Request, dst any) (empty, ok bool) {
+	empty, err := decode(w, r, s.cfg.MaxBodyBytes, dst)
+	var de *decodeError
+	if errors.As(err, &de) {
+		writeProblem(w, de.status, de.code, de.detail)
+		return false, false
+	}
+	return empty, true
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// Mode is "cookie" (default) or "bearer".
+	Mode string `json:"mode"`
+}
+
+// handleLogin serves POST /auth/login.
+func (s *Server) handleLogin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req loginRequest
+		empty, ok := s.decodeOrProblem(w, r, &req)
+		if !ok {
+			return
+		}
+		if empty {
+			writeProblem(w, http.StatusBadRequest, CodeBadRequest, "username and password are required")
+			return
+		}
+		bearer := false
+		switch req.Mode {
+		case "", "cookie":
+		case "bearer":
+			bearer = true
+		default:
+			writeProblem(w, http.StatusBadRequest, CodeBadRequest, `mode must be "cookie" or "bearer"`)
+			return
+		}
+		if code, detail := s.loginOriginCheck(r, bearer); code != "" {
+			writeProblem(w, http.StatusForbidden, code, detail)
+			return
+		}
+		if req.Username == "" || req.Password == "" {
+			writeProblem(w, http.StatusBadRequest, CodeBadRequest, "username and password are required")
+			return
+		}
+		g, err := s.engine.Login(r.Context(), req.Username, req.Password, s.client(r))
+		if err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		s.respondGrant(w, g, bearer)
+	})
+}
+
+// loginOriginCheck is the login-CSRF defence: a browser's login must come
+// from an allowed origin, or an attacker's page could log the victim into
+// the attacker's account. The Origin header decides; Referer stands in
+// when Origin is absent. A request with neither is let through only in
+// bearer mode and only when it carries no Fetch Metadata, which every
+// current browser sends: a script or server, not a browser form. Such a
+// client receives tokens in the body and no cookie, so it cannot plant a
+// session in anyone's browser.
+func (s *Server) loginOriginCheck(r *http.Request, bearer bool) (code, detail string) {
+	if o := r.Header.Get("Origin"); o != "" {
+		if !s.origins[o] {
+			return CodeForbiddenOrigin, "login is not allowed from this origin"
+		}
+		return "", ""
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		if err != nil || !s.origins[u.Scheme+"://"+u.Host] {
+			return CodeForbiddenOrigin, "login is not allowed from this origin"
+		}
+		return "", ""
+	}
+	if bearer && r.Header.Get("Sec-Fetch-Site") == "" && r.Header.Get("Sec-Fetch-Mode") == "" {
+		return "", ""
+	}
+	return CodeForbiddenOrigin, "login needs an Origin or Referer header from an allowed origin"
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+	// GrantType may be given as in RFC 6749 §6; only refresh_token is valid.
+	GrantType string `json:"grant_type"`
+}
+
+// handleRefresh serves POST /auth/refresh: bearer mode when the body has
+// a refresh_token, cookie mode (with the CSRF check) otherwise.
+func (s *Server) handleRefresh() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req refreshRequest
+		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
+			return
+		}
+		if req.GrantType != "" && req.GrantType != "refresh_token" {
+			writeProblem(w, http.StatusBadRequest, CodeBadRequest, `grant_type must be "refresh_token"`)
+			return
+		}
+		if req.RefreshToken != "" {
+			g, err := s.engine.Refresh(r.Context(), req.RefreshToken, s.client(r))
+			if err != nil {
+				s.engineError(w, r, err)
+				return
+			}
+			s.respondGrant(w, g, true)
+			return
+		}
+
+		rt, err := cookie(r, CookieRefresh)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
+			return
+		}
+		if rt == "" {
+			writeProblem(w, http.StatusUnauthorized, CodeInvalidRefreshToken, "no refresh token")
+			return
+		}
+		sess, err := s.engine.SessionOfRefreshToken(r.Context(), rt)
+		if err != nil {
+			if !errors.Is(err, session.ErrSessionEnded) && !errors.Is(err, session.ErrInvalidRefreshToken) {
+				s.engineError(w, r, err)
+				return
+			}
+			// The refresh itself decides and reports ended, reused or unknown
+			// tokens; an unknown token has no session to bind CSRF to.
+		} else if !s.csrfOK(r, sess.ID) {
+			writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+			return
+		}
+		g, err := s.engine.Refresh(r.Context(), rt, s.client(r))
+		if err != nil {
+			if errors.Is(err, session.ErrSessionEnded) || errors.Is(err, session.ErrRefreshReuse) ||
+				errors.Is(err, session.ErrInvalidRefreshToken) {
+				clearSessionCookies(w)
+			}
+			s.engineError(w, r, err)
+			return
+		}
+		s.respondGrant(w, g, false)
+	})
+}
+
+// authenticated is a verified access token and how it arrived.
+type authenticated struct {
+	claims    *token.Claims
+	viaCookie bool
+}
+
+// authenticate reads and verifies the access token from the Authorization
+// header or, failing that, the access cookie. It writes the problem
+// response itself and returns ok=false when the request is not
+// authenticated.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authenticated, bool) {
+	raw, viaCookie := "", false
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, found := strings.Cut(h, " ")
+		if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+			writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "Authorization must be a Bearer token")
+			return authenticated{}, false
+		}
+		raw = strings.TrimSpace(tok)
+	} else {
+		c, err := cookie(r, CookieAccess)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
+			return authenticated{}, false
+		}
+		raw, viaCookie = c, true
+	}
+	if raw == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer`)
+		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "no access token")
+		return authenticated{}, false
+	}
+	claims, err := s.verifier.Verify(r.Context(), raw)
+	if err != nil {
+		detail := "access token is not valid"
+		if errors.Is(err, token.ErrExpired) {
+			detail = "access token has expired"
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+detail+`"`)
+		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, detail)
+		return authenticated{}, false
+	}
+	return authenticated{claims: claims, viaCookie: viaCookie}, true
+}
+
+// handleSession serves GET /auth/session: who the access token belongs
+// to, and the live session it was issued for.
+func (s *Server) handleSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		sess, err := s.engine.Live(r.Context(), a.claims.SessionID)
+		if err != nil {
+			if errors.Is(err, session.ErrSessionEnded) {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="session ended"`)
+			}
+			s.engineError(w, r, err)
+			return
+		}
+		roles := a.claims.Roles
+		if roles == nil {
+			roles = []string{}
+		}
+		writeJSON(w, http.StatusOK, grantView{
+			User:                 userView{ID: a.claims.Subject, Username: a.claims.Username, Roles: roles},
+			Session:              viewSession(sess),
+			AccessTokenExpiresAt: a.claims.Expiry.Time().UTC(),
+		})
+	})
+}
+
+type logoutRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// handleLogout serves POST /auth/logout. It ends the session identified by
+// the access token, or by the refresh token when the access token has
+// expired, and always clears the cookies; logging out twice is not an error.
+func (s *Server) handleLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req logoutRequest
+		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
+			return
+		}
+		sess, viaCookie, err := s.sessionForLogout(r, req)
+		if err != nil {
+			var dup errDuplicateCookie
+			if errors.As(err, &dup) {
+				writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
+				return
+			}
+			if !errors.Is(err, session.ErrSessionEnded) && !errors.Is(err, session.ErrInvalidRefreshToken) {
+				s.engineError(w, r, err)
+				return
+			}
+		}
+		if sess.ID != "" {
+			if viaCookie && !s.csrfOK(r, sess.ID) {
+				writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+				return
+			}
+			if err := s.engine.Logout(r.Context(), sess, s.client(r)); err != nil {
+				s.engineError(w, r, err)
+				return
+			}
+		}
+		clearSessionCookies(w)
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Session, bool, error) {
+	if req.RefreshToken != "" {
+		sess, err := s.engine.SessionOfRefreshToken(r.Context(), req.RefreshToken)
+		return sess, false, err
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			if c, err := s.verifier.Verify(r.Context(), strings.TrimSpace(tok)); err == nil {
+				sess, err := s.engine.Live(r.Context(), c.SessionID)
+				return sess, false, err
+			}
+		}
+		return store.Session{}, false, session.ErrSessionEnded
+	}
+	at, err := cookie(r, CookieAccess)
+	if err != nil {
+		return store.Session{}, true, err
+	}
+	if at != "" {
+		if c, err := s.verifier.Verify(r.Context(), at); err == nil {
+			sess, err := s.engine.Live(r.Context(), c.SessionID)
+			return sess, true, err
+		}
+	}
+	rt, err := cookie(r, CookieRefresh)
+	if err != nil {
+		return store.Session{}, true, err
+	}
+	if rt == "" {
+		return store.Session{}, true, session.ErrSessionEnded
+	}
+	sess, err := s.engine.SessionOfRefreshToken(r.Context(), rt)
+	return sess, true, err
+}
+
+// handleLogoutAll serves POST /auth/logout-all: every session of the user
+// ends, this one included.
+func (s *Server) handleLogoutAll() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{}
+		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
+			return
+		}
+		a, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if a.viaCookie && !s.csrfOK(r, a.claims.SessionID) {
+			writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+			return
+		}
+		if _, err := s.engine.Live(r.Context(), a.claims.SessionID); err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		if _, err := s.engine.LogoutAll(r.Context(), a.claims.Subject, "", s.client(r)); err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		clearSessionCookies(w)
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// handleJWKS serves the published public keys.
+func (s *Server) handleJWKS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		set, err := s.keys.JWKS(r.Context())
+		if err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge/time.Second)))
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		writeJSON(w, http.StatusOK, set)
+	})
+}
+
+func (s *Server) handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+)
+
+// Cookie names. The __Host- prefix makes the browser insist on Secure,
+// Path=/ and no Domain, so a sibling subdomain cannot plant or overwrite the
+// access cookie (cookie tossing); the refresh cookie needs a narrower Path
+// and so can only have the __Secure- prefix.
+const (
+	CookieAccess  = "__Host-gh_at"
+	CookieRefresh = "__Secure-gh_rt"
+	CookieCSRF    = "XSRF-TOKEN"
+	HeaderCSRF    = "X-XSRF-TOKEN"
+	refreshPath   = "/auth"
+)
+
+// setSessionCookies writes the three cookies of a grant.
+func setSessionCookies(w http.ResponseWriter, g *session.Grant, now time.Time) {
+	rtAge := maxAge(g.RefreshExpiresAt, now)
+	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: g.AccessToken, Path: "/", MaxAge: maxAge(g.AccessExpiresAt, now),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: g.RefreshToken, Path: refreshPath, MaxAge: rtAge,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	// Readable by the SPA's JavaScript: that is the point of double-submit.
+	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: g.CSRFToken, Path: "/", MaxAge: rtAge,
+		Secure: true, SameSite: http.SameSiteStrictMode})
+}
+
+// clearSessionCookies expires the three cookies with the same attributes
+// they were set with (a browser only replaces a cookie of the same name,
+// path and domain).
+func clearSessionCookies(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: refreshPath, MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, SameSite: http.SameSiteStrictMode})
+}
+
+func maxAge(t, now time.Time) int {
+	s := int(t.Sub(now) / time.Second)
+	if s < 1 {
+		return -1
+	}
+	return s
+}
+
+// errDuplicateCookie: the request carries two cookies of one name. A
+// browser sends that when a second cookie was planted with another Domain
+// or Path (cookie tossing); which one is genuine cannot be told, so the
+// request is refused rather than guessed at.
+type errDuplicateCookie struct{ name string }
+
+func (e errDuplicateCookie) Error() string { return "cookie " + e.name + " is present more than once" }
+
+// cookie returns the single value of the named cookie, "" if absent.
+func cookie(r *http.Request, name string) (string, error) {
+	var (
+		val   string
+		found bool
+	)
+	for _, c := range r.CookiesNamed(name) {
+		if found {
+			return "", errDuplicateCookie{name}
+		}
+		val, found = c.Value, true
+	}
+	return val, nil
+}
+
+// csrfOK checks the double-submit: the header must equal the cookie, and
+// be a token minted for this very session.
+func (s *Server) csrfOK(r *http.Request, sid string) bool {
+	header := r.Header.Get(HeaderCSRF)
+	c, err := cookie(r, CookieCSRF)
+	if err != nil || header == "" || c == "" {
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(header), []byte(c)) != 1 {
+		return false
+	}
+	return s.engine.CSRFValid(sid, header)
+}

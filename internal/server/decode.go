@@ -1,0 +1,91 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+)
+
+// decodeError is a request body the server refuses, with its response.
+type decodeError struct {
+	status int
+	code   string
+	detail string
+}
+
+func (e *decodeError) Error() string { return e.detail }
+
+// decode reads a JSON or form-encoded body into dst, refusing what it does
+// not understand: another media type, a body over the limit, invalid UTF-8,
+// malformed JSON, trailing data, unknown or repeated fields. A form body is
+// turned into a JSON object of strings and goes through the same strict
+// decoder, so both encodings obey one set of rules.
+//
+// An empty body leaves dst untouched and reports empty=true.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) (empty bool, err error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return false, &decodeError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than the limit"}
+		}
+		return false, &decodeError{http.StatusBadRequest, CodeBadRequest, "could not read the request body"}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true, nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	switch mt {
+	case "application/json":
+	case "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return false, &decodeError{http.StatusBadRequest, CodeBadRequest, "malformed form body"}
+		}
+		obj := make(map[string]string, len(vals))
+		for k, v := range vals {
+			if len(v) != 1 {
+				return false, &decodeError{http.StatusBadRequest, CodeBadRequest, "field " + strconvQuote(k) + " is repeated"}
+			}
+			obj[k] = v[0]
+		}
+		body, _ = json.Marshal(obj)
+	default:
+		return false, &decodeError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			"Content-Type must be application/json or application/x-www-form-urlencoded"}
+	}
+	// encoding/json would quietly replace invalid UTF-8 with U+FFFD; refuse
+	// it instead, so that what is stored or compared is what was sent.
+	if !utf8.Valid(body) {
+		return false, &decodeError{http.StatusBadRequest, CodeInvalidEncoding, "request body is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute):
+			return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "field " + strconvQuote(ute.Field) + " has the wrong type"}
+		case bytes.HasPrefix([]byte(err.Error()), []byte("json: unknown field")):
+			return false, &decodeError{http.StatusBadRequest, CodeUnknownField, err.Error()[len("json: "):]}
+		}
+		return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "request body is not valid JSON"}
+	}
+	if dec.More() {
+		return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "request body has data after the JSON value"}
+	}
+	return false, nil
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Problem is an RFC 9457 problem details body. Code is Gatehouse's stable,
+// machine-readable name for the problem: clients branch on it, never on
+// Title or Detail, which are for people and may change. Every code is
+// listed in docs/errors.md.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Stable problem codes.
+const (
+	CodeBadRequest          = "invalid_request"
+	CodeMalformedJSON       = "malformed_json"
+	CodeUnknownField        = "unknown_field"
+	CodeInvalidEncoding     = "invalid_encoding"
+	CodeBodyTooLarge        = "body_too_large"
+	CodeUnsupportedMedia    = "unsupported_media_type"
+	CodeHeadersTooLarge     = "headers_too_large"
+	CodeDuplicateCookie     = "duplicate_cookie"
+	CodeInvalidCredentials  = "invalid_credentials"
+	CodeInvalidToken        = "invalid_token"
+	CodeInvalidRefreshToken = "invalid_refresh_token"
+	CodeSessionEnded        = "session_ended"
+	CodeRefreshReused       = "refresh_token_reused"
+	CodeCSRF                = "csrf_failed"
+	CodeCrossOrigin         = "cross_origin_request"
+	CodeForbiddenOrigin     = "forbidden_origin"
+	CodeNotFound            = "not_found"
+	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeUnavailable         = "unavailable"
+	CodeInternal            = "internal_error"
+)
+
+// writeProblem sends a problem+json response.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(Problem{
+		Type:   "urn:gatehouse:problem:" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Code:   code,
+		Detail: detail,
+	})
+}
+
+// writeJSON sends v as a JSON body (application/json unless the handler
+// chose a more specific JSON media type).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -52,6 +53,9 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) (empty
 		}
 		obj := make(map[string]string, len(vals))
 		for k, v := range vals {
+			if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(v, "")) {
+				return false, &decodeError{http.StatusBadRequest, CodeInvalidEncoding, "request body is not valid UTF-8"}
+			}
 			if len(v) != 1 {
 				return false, &decodeError{http.StatusBadRequest, CodeBadRequest, "field " + strconvQuote(k) + " is repeated"}
 			}

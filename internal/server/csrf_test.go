@@ -96,6 +96,7 @@ func TestCSRF(t *testing.T) {
 	if r := victim.do("GET", "/auth/session", nil); r.StatusCode != 200 {
 		t.Fatalf("victim session after attacks: %d %s", r.StatusCode, r.Body)
 	}
+	assertNoTokensLogged(t, g, rt, at, xsrf, otherXSRF)
 }
 
 // TestBearerNeedsNoCSRF: a Bearer-authenticated request carries no

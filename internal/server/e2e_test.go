@@ -84,6 +84,11 @@ func TestEndToEnd(t *testing.T) {
 	if r := b.do("GET", "/auth/session", nil); r.StatusCode != 401 {
 		t.Fatalf("session after logout: %d", r.StatusCode)
 	}
+	// Every request above was logged; no token or password may be in it.
+	if !strings.Contains(g.Logs.String(), "path=/auth/refresh") {
+		t.Fatal("log capture is not working")
+	}
+	assertNoTokensLogged(t, g, oldRT)
 }
 
 // TestRefreshReplayAfterGraceRevokesSession: a spent refresh token

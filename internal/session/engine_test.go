@@ -1,0 +1,361 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
+)
+
+var cheap = password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+
+const (
+	user   = "alice"
+	pass   = "correct horse battery staple"
+	ttl    = 5 * time.Minute
+	grace  = 10 * time.Second
+	idle   = 7 * 24 * time.Hour
+	maxAge = 30 * 24 * time.Hour
+)
+
+type fixture struct {
+	db       *sqlite.DB
+	clock    *clock.Fake
+	engine   *session.Engine
+	verifier *token.Verifier
+	keys     *token.Keyring
+	csrfKey  []byte
+	rt       *session.Grant
+}
+
+func newFixture(t testing.TB, g time.Duration, params password.Params) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clk := clock.NewFake(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	keys := token.NewKeyring(db, clk, ttl+30*time.Second, 10*time.Second)
+	if err := keys.Ensure(ctx, token.ES256); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := db.Secret(ctx, "csrf", 32)
+	iss := "https://gatehouse.test"
+	f := &fixture{db: db, clock: clk, keys: keys, csrfKey: key,
+		verifier: token.NewVerifier(keys, clk, iss, iss, 30*time.Second)}
+	f.engine = f.newEngine(g, params)
+	return f
+}
+
+func (f *fixture) newEngine(g time.Duration, params password.Params) *session.Engine {
+	iss := "https://gatehouse.test"
+	return session.New(f.db, password.NewHasher(params), token.NewIssuer(f.keys, f.clock, iss, []string{iss}, ttl),
+		csrf.New(f.csrfKey), f.clock, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		session.Config{Grace: g, IdleTimeout: idle, Lifetime: maxAge})
+}
+
+func (f *fixture) login(t testing.TB) *session.Grant {
+	t.Helper()
+	g, err := f.engine.Login(context.Background(), user, pass, session.Client{IP: "192.0.2.1", UserAgent: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func (f *fixture) refresh(rt string) (*session.Grant, error) {
+	return f.engine.Refresh(context.Background(), rt, session.Client{IP: "192.0.2.2", UserAgent: "test2"})
+}
+
+func withUser(t testing.TB, f *fixture, roles ...string) {
+	t.Helper()
+	if _, err := f.engine.AddUser(context.Background(), user, pass, roles); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRefresh(t *testing.T, f *fixture, rt string) *session.Grant {
+	t.Helper()
+	g, err := f.refresh(rt)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	return g
+}
+
+func revokeReason(t *testing.T, f *fixture, sid string) string {
+	t.Helper()
+	s, err := f.db.SessionByID(context.Background(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.RevokeReason
+}
+
+// TestRotationPolicy covers the regression cases other projects shipped:
+// normal rotation, duplicates inside and outside the grace window, stale
+// lineage, and the window turned off.
+func TestRotationPolicy(t *testing.T) {
+	t.Run("rotation spends the token", func(t *testing.T) {
+		f := newFixture(t, grace, cheap)
+		withUser(t, f)
+		g0 := f.login(t)
+		g1 := mustRefresh(t, f, g0.RefreshToken)
+		if g1.RefreshToken == g0.RefreshToken || g1.AccessToken == g0.AccessToken {
+			t.Fatal("refresh did not issue a new pair")
+		}
+		s, _ := f.db.SessionByID(context.Background(), g0.Session.ID)
+		if s.LastIP != "192.0.2.2" || s.LastUserAgent != "test2" || s.LastJTI == "" || !s.LastUsedAt.Equal(f.clock.Now()) {
+			t.Fatalf("last use not recorded: %+v", s)
+		}
+		if !slices.Equal(s.CSRFHash, csrf.Hash(g1.CSRFToken)) {
+			t.Fatal("CSRF hash not recorded")
+		}
+	})
+	t.Run("lost response: retry inside the window gets the same successor", func(t *testing.T) {
+		f := newFixture(t, grace, cheap)
+		withUser(t, f)
+		g0 := f.login(t)
+		g1 := mustRefresh(t, f, g0.RefreshToken)
+		f.clock.Advance(grace - time.Second)
+		again := mustRefresh(t, f, g0.RefreshToken)
+		if again.RefreshToken != g1.RefreshToken || again.AccessToken != g1.AccessToken || again.CSRFToken != g1.CSRFToken {
+			t.Fatal("duplicate inside the grace window got a different successor")
+		}
+		mustRefresh(t, f, g1.RefreshToken)
+	})
+	t.Run("duplicate after the window is theft", func(t *testing.T) {
+		f := newFixture(t, grace, cheap)
+		withUser(t, f)
+		g0 := f.login(t)
+		g1 := mustRefresh(t, f, g0.RefreshToken)
+		f.clock.Advance(grace + time.Millisecond)
+		if _, err := f.refresh(g0.RefreshToken); !errors.Is(err, session.ErrRefreshReuse) {
+			t.Fatalf("got %v, want ErrRefreshReuse", err)
+		}
+		if _, err := f.refresh(g1.RefreshToken); !errors.Is(err, session.ErrSessionEnded) {
+			t.Fatalf("successor after theft: %v", err)
+		}
+		if r := revokeReason(t, f, g0.Session.ID); r != "refresh_token_reuse" {
+			t.Fatalf("revoke reason %q", r)
+		}
+	})
+	t.Run("stale lineage is theft even inside the window", func(t *testing.T) {
+		f := newFixture(t, grace, cheap)
+		withUser(t, f)
+		g0 := f.login(t)
+		g1 := mustRefresh(t, f, g0.RefreshToken)
+		mustRefresh(t, f, g1.RefreshToken)
+		// g0 is now two generations old, though only milliseconds passed.
+		if _, err := f.refresh(g0.RefreshToken); !errors.Is(err, session.ErrRefreshReuse) {
+			t.Fatalf("got %v, want ErrRefreshReuse", err)
+		}
+	})
+	t.Run("grace window off", func(t *testing.T) {
+		f := newFixture(t, 0, cheap)
+		withUser(t, f)
+		g0 := f.login(t)
+		mustRefresh(t, f, g0.RefreshToken)
+		if _, err := f.refresh(g0.RefreshToken); !errors.Is(err, session.ErrRefreshReuse) {
+			t.Fatalf("got %v, want ErrRefreshReuse", err)
+		}
+	})
+	t.Run("unknown and malformed tokens", func(t *testing.T) {
+		f := newFixture(t, grace, cheap)
+		withUser(t, f)
+		g0 := f.login(t)
+		forged := g0.RefreshToken[:len(g0.RefreshToken)-2] + "AA"
+		if forged == g0.RefreshToken {
+			forged = g0.RefreshToken[:len(g0.RefreshToken)-2] + "BA"
+		}
+		for _, tok := range []string{"", "ghr_", forged, strings.ToUpper(g0.RefreshToken), g0.AccessToken, g0.RefreshToken + "=", " " + g0.RefreshToken} {
+			if _, err := f.refresh(tok); !errors.Is(err, session.ErrInvalidRefreshToken) {
+				t.Errorf("refresh(%.12q…) = %v, want ErrInvalidRefreshToken", tok, err)
+			}
+		}
+		mustRefresh(t, f, g0.RefreshToken) // the real one is untouched
+	})
+}
+
+// TestSessionEnds: the user is re-checked and the timeouts hold under
+// rotation.
+func TestSessionEnds(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		act    func(t *testing.T, f *fixture)
+		reason string
+	}{
+		{"user disabled", func(t *testing.T, f *fixture) {
+			if _, err := f.engine.SetDisabled(ctx, user, true); err != nil {
+				t.Fatal(err)
+			}
+		}, "user_disabled"},
+		{"password changed", func(t *testing.T, f *fixture) {
+			if _, err := f.engine.SetPassword(ctx, user, "a brand new password"); err != nil {
+				t.Fatal(err)
+			}
+		}, "password_changed"},
+		{"idle too long", func(t *testing.T, f *fixture) { f.clock.Advance(idle) }, "idle_timeout"},
+		{"absolute lifetime, even when active", func(t *testing.T, f *fixture) {
+			// Refreshing every six days never trips the idle timeout, but
+			// the session still ends 30 days after login.
+			for range 4 {
+				f.clock.Advance(6 * 24 * time.Hour)
+				var err error
+				if f.rt, err = f.refresh(f.rt.RefreshToken); err != nil {
+					t.Fatalf("refresh within lifetime: %v", err)
+				}
+			}
+			f.clock.Advance(6*24*time.Hour + 23*time.Hour) // day 30.96: not idle, but too old
+		}, "lifetime_exceeded"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, grace, cheap)
+			withUser(t, f)
+			f.rt = f.login(t)
+			sid := f.rt.Session.ID
+			tc.act(t, f)
+			if _, err := f.refresh(f.rt.RefreshToken); !errors.Is(err, session.ErrSessionEnded) {
+				t.Fatalf("got %v, want ErrSessionEnded", err)
+			}
+			if r := revokeReason(t, f, sid); r != tc.reason {
+				t.Fatalf("revoke reason %q, want %q", r, tc.reason)
+			}
+			if _, err := f.engine.Live(ctx, sid); !errors.Is(err, session.ErrSessionEnded) {
+				t.Fatalf("Live after end: %v", err)
+			}
+		})
+	}
+}
+
+func TestAccessTokenNeverOutlivesSession(t *testing.T) {
+	f := newFixture(t, grace, cheap)
+	withUser(t, f)
+	g := f.login(t)
+	target := g.Session.ExpiresAt.Add(-2 * time.Minute)
+	for f.clock.Now().Before(target) {
+		f.clock.Advance(min(6*24*time.Hour, target.Sub(f.clock.Now())))
+		var err error
+		if g, err = f.refresh(g.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.AccessExpiresAt.After(g.Session.ExpiresAt) {
+		t.Fatalf("access token expires %v, after the session's end %v", g.AccessExpiresAt, g.Session.ExpiresAt)
+	}
+}
+
+func TestRolesChangeShowsInNextToken(t *testing.T) {
+	f := newFixture(t, grace, cheap)
+	withUser(t, f, "reader")
+	g := f.login(t)
+	if _, err := f.engine.SetRoles(context.Background(), user, []string{"writer", "reader", "writer"}); err != nil {
+		t.Fatal(err)
+	}
+	g = mustRefresh(t, f, g.RefreshToken)
+	c, err := f.verifier.Verify(context.Background(), g.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Roles, []string{"reader", "writer"}) {
+		t.Fatalf("roles in token = %v", c.Roles)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, grace, cheap)
+	withUser(t, f, "admin")
+
+	t.Run("usernames are normalised", func(t *testing.T) {
+		for _, name := range []string{"alice", " ALICE ", "Alice", "ａｌｉｃｅ"} {
+			if _, err := f.engine.Login(ctx, name, pass, session.Client{}); err != nil {
+				t.Errorf("Login(%q): %v", name, err)
+			}
+		}
+	})
+	t.Run("every login is a new session", func(t *testing.T) {
+		a, b := f.login(t), f.login(t)
+		if a.Session.ID == b.Session.ID || a.RefreshToken == b.RefreshToken {
+			t.Fatal("two logins share a session")
+		}
+	})
+	t.Run("claims", func(t *testing.T) {
+		g := f.login(t)
+		c, err := f.verifier.Verify(ctx, g.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Subject != g.User.ID || c.SessionID != g.Session.ID || c.ClientID != "gatehouse" || c.ID == "" ||
+			c.AuthTime != g.Session.AuthTime.Unix() || !slices.Equal(c.Roles, []string{"admin"}) || c.Username != user {
+			t.Fatalf("claims: %+v", c)
+		}
+		if got := c.Expiry.Time().Sub(c.IssuedAt.Time()); got != ttl {
+			t.Fatalf("lifetime %v", got)
+		}
+	})
+	t.Run("failures", func(t *testing.T) {
+		for _, tc := range []struct{ name, user, pass string }{
+			{"unknown user", "mallory", pass},
+			{"wrong password", user, pass + "!"},
+			{"password prefix", user, pass[:8]},
+		} {
+			if _, err := f.engine.Login(ctx, tc.user, tc.pass, session.Client{}); !errors.Is(err, session.ErrInvalidCredentials) {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		}
+	})
+	t.Run("unicode password", func(t *testing.T) {
+		pw := "пароль-😀-密码-ǅ"
+		if _, err := f.engine.AddUser(ctx, "zoë", pw, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.engine.Login(ctx, "ZOË", pw, session.Client{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("failures are audited without the username or password", func(t *testing.T) {
+		evs, err := f.db.AuditEvents(ctx, store.AuditFilter{Type: "login_failure"})
+		if err != nil || len(evs) < 3 {
+			t.Fatalf("audit: %v %v", evs, err)
+		}
+		for _, ev := range evs {
+			if strings.Contains(ev.Detail, "mallory") || strings.Contains(ev.Detail, pass) {
+				t.Fatalf("audit detail leaks input: %+v", ev)
+			}
+		}
+	})
+}
+
+// TestRehashOnLogin: raising the argon2id parameters upgrades each hash at
+// the user's next successful login, without a password reset.
+func TestRehashOnLogin(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, grace, cheap)
+	withUser(t, f)
+	stronger := password.Params{MemoryKiB: 128, Iterations: 2, Parallelism: 1}
+	f.engine = f.newEngine(grace, stronger)
+	f.login(t)
+	u, _ := f.db.UserByUsername(ctx, user)
+	if !strings.Contains(u.PasswordHash, "m=128,t=2,p=1") {
+		t.Fatalf("hash not upgraded: %s", u.PasswordHash)
+	}
+	f.login(t) // and the new hash works
+}

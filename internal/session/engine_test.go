@@ -359,3 +359,37 @@ func TestRehashOnLogin(t *testing.T) {
 	}
 	f.login(t) // and the new hash works
 }
+
+// TestNoEnumerationByTiming: a login for an unknown user costs the same
+// password hash as a wrong password for a real one. Medians of
+// interleaved runs in one process, compared generously.
+func TestNoEnumerationByTiming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing comparison skipped in -short")
+	}
+	f := newFixture(t, grace, password.DefaultParams)
+	withUser(t, f)
+	ctx := context.Background()
+	const rounds = 11
+	var unknown, wrong []time.Duration
+	for range rounds {
+		start := time.Now()
+		f.engine.Login(ctx, "nobody-here", "wrong password", session.Client{})
+		unknown = append(unknown, time.Since(start))
+		start = time.Now()
+		f.engine.Login(ctx, user, "wrong password", session.Client{})
+		wrong = append(wrong, time.Since(start))
+	}
+	mu, mw := median(unknown), median(wrong)
+	ratio := float64(mu) / float64(mw)
+	t.Logf("median unknown user %v, wrong password %v (ratio %.2f)", mu, mw, ratio)
+	if ratio < 0.7 || ratio > 1.3 {
+		t.Fatalf("unknown-user and wrong-password logins differ in time: %v vs %v", mu, mw)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -254,14 +254,11 @@ func (r *Keyring) Published(ctx context.Context) ([]*Key, error) {
 // most one reload per second, so a flood of made-up kids cannot turn into a
 // flood of database reads.
 func (r *Keyring) lookup(ctx context.Context, kid string) (*Key, bool) {
-	keys, err := r.Published(ctx)
-	if err != nil {
+	if err := r.fresh(ctx); err != nil {
 		return nil, false
 	}
-	for _, k := range keys {
-		if k.KID == kid {
-			return k, true
-		}
+	if k := r.find(kid); k != nil {
+		return k, true
 	}
 	r.mu.RLock()
 	recent := r.clock.Now().Sub(r.loadedAt) < time.Second
@@ -269,13 +266,20 @@ func (r *Keyring) lookup(ctx context.Context, kid string) (*Key, bool) {
 	if recent || r.Load(ctx) != nil {
 		return nil, false
 	}
-	keys, _ = r.Published(ctx)
-	for _, k := range keys {
-		if k.KID == kid {
-			return k, true
+	k := r.find(kid)
+	return k, k != nil
+}
+
+func (r *Keyring) find(kid string) *Key {
+	now := r.clock.Now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, k := range r.keys {
+		if k.KID == kid && k.publishedAt(now) {
+			return k
 		}
 	}
-	return nil, false
+	return nil
 }
 
 // Ensure makes sure a key with alg is signing, creating one that

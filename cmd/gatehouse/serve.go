@@ -27,27 +27,20 @@ func newServeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fl := cmd.Flags()
-			if fl.Changed("listen") {
-				cfg.Listen = f.Listen
-			}
-			if fl.Changed("public-url") {
-				cfg.PublicURL = f.PublicURL
-			}
-			if fl.Changed("allowed-origin") {
-				cfg.AllowedOrigins = f.AllowedOrigins
-			}
-			if fl.Changed("tls-cert") {
-				cfg.TLSCert = f.TLSCert
-			}
-			if fl.Changed("tls-key") {
-				cfg.TLSKey = f.TLSKey
-			}
-			if fl.Changed("trusted-proxy") {
-				cfg.TrustedProxies = f.TrustedProxies
-			}
-			if fl.Changed("log-level") {
-				cfg.LogLevel = f.LogLevel
+			// Flags override the file and the environment, but only
+			// when given.
+			for name, apply := range map[string]func(){
+				"listen":         func() { cfg.Listen = f.Listen },
+				"public-url":     func() { cfg.PublicURL = f.PublicURL },
+				"allowed-origin": func() { cfg.AllowedOrigins = f.AllowedOrigins },
+				"tls-cert":       func() { cfg.TLSCert = f.TLSCert },
+				"tls-key":        func() { cfg.TLSKey = f.TLSKey },
+				"trusted-proxy":  func() { cfg.TrustedProxies = f.TrustedProxies },
+				"log-level":      func() { cfg.LogLevel = f.LogLevel },
+			} {
+				if cmd.Flags().Changed(name) {
+					apply()
+				}
 			}
 			return e.serve(cmd.Context(), cfg)
 		},

@@ -231,7 +231,7 @@ func (s *Server) handleRefresh() http.Handler {
 			// The refresh itself decides and reports ended, reused or unknown
 			// tokens; an unknown token has no session to bind CSRF to.
 		} else if !s.csrfOK(r, sess.ID) {
-			writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+			csrfFailed(w)
 			return
 		}
 		g, err := s.engine.Refresh(r.Context(), rt, s.client(r))
@@ -348,7 +348,7 @@ func (s *Server) handleLogout() http.Handler {
 		}
 		if sess.ID != "" {
 			if viaCookie && !s.csrfOK(r, sess.ID) {
-				writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+				csrfFailed(w)
 				return
 			}
 			if err := s.engine.Logout(r.Context(), sess, s.client(r)); err != nil {
@@ -356,9 +356,7 @@ func (s *Server) handleLogout() http.Handler {
 				return
 			}
 		}
-		clearSessionCookies(w)
-		w.Header().Set("Clear-Site-Data", `"cookies"`)
-		w.WriteHeader(http.StatusNoContent)
+		loggedOut(w)
 	})
 }
 
@@ -411,7 +409,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 			return
 		}
 		if a.viaCookie && !s.csrfOK(r, a.claims.SessionID) {
-			writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+			csrfFailed(w)
 			return
 		}
 		if _, err := s.engine.Live(r.Context(), a.claims.SessionID); err != nil {
@@ -422,9 +420,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 			s.engineError(w, r, err)
 			return
 		}
-		clearSessionCookies(w)
-		w.Header().Set("Clear-Site-Data", `"cookies"`)
-		w.WriteHeader(http.StatusNoContent)
+		loggedOut(w)
 	})
 }
 
@@ -446,4 +442,16 @@ func (s *Server) handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+func csrfFailed(w http.ResponseWriter) {
+	writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
+}
+
+// loggedOut ends a logout response: the cookies are expired one by one,
+// and Clear-Site-Data asks the browser to drop any others of this site.
+func loggedOut(w http.ResponseWriter) {
+	clearSessionCookies(w)
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -70,16 +70,23 @@ func graceKey(raw []byte) []byte {
 	return m.Sum(nil)
 }
 
+// graceAEAD returns the AES-256-GCM sealing a spent token's successor.
+func graceAEAD(raw []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(graceKey(raw))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// seal encrypts the successor; the spent token's hash is the associated
+// data, so a blob moved to another row does not open.
 func seal(raw, hash []byte, s successor) ([]byte, error) {
 	plain, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(graceKey(raw))
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := graceAEAD(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +97,7 @@ func seal(raw, hash []byte, s successor) ([]byte, error) {
 
 func unseal(raw, hash, blob []byte) (successor, error) {
 	var s successor
-	block, err := aes.NewCipher(graceKey(raw))
-	if err != nil {
-		return s, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := graceAEAD(raw)
 	if err != nil {
 		return s, err
 	}

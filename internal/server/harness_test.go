@@ -10,29 +10,24 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
-	"github.com/gatehouse-auth/gatehouse/internal/csrf"
-	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/server"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-// cheap keeps the suite fast; the production floor is enforced by config.
-var cheap = password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
-
 const (
 	testUser     = "alice"
 	testPassword = "correct horse battery staple"
-	accessTTL    = 5 * time.Minute
-	grace        = 10 * time.Second
+	accessTTL    = sessiontest.AccessTTL
+	grace        = sessiontest.Grace
 )
 
 // syncBuffer collects log output from concurrent handlers.
@@ -67,45 +62,22 @@ type gh struct {
 	srv    *httptest.Server
 }
 
-type option func(*session.Config, *server.Config)
-
-func withGrace(d time.Duration) option {
-	return func(c *session.Config, _ *server.Config) { c.Grace = d }
-}
+type option func(*sessiontest.Options, *server.Config)
 
 func newGH(t *testing.T, opts ...option) *gh {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	clk := clock.NewFake(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	pub, _ := url.Parse(base)
 
-	keys := token.NewKeyring(db, clk, accessTTL+30*time.Second, 10*time.Second)
-	if err := keys.Ensure(ctx, token.ES256); err != nil {
-		t.Fatal(err)
-	}
-	csrfKey, err := db.Secret(ctx, "csrf", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scfg := session.Config{Grace: grace, IdleTimeout: 7 * 24 * time.Hour, Lifetime: 30 * 24 * time.Hour}
+	so := sessiontest.Options{Issuer: base, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	hcfg := server.Config{PublicURL: pub, AllowedOrigins: []string{"http://spa.example.test"}}
 	for _, o := range opts {
-		o(&scfg, &hcfg)
+		o(&so, &hcfg)
 	}
-	issuer := token.NewIssuer(keys, clk, base, []string{base}, accessTTL)
-	verifier := token.NewVerifier(keys, clk, base, base, 30*time.Second)
-	engine := session.New(db, password.NewHasher(cheap), issuer, csrf.New(csrfKey), clk, log, scfg)
-	h, err := server.New(engine, verifier, keys, log, clk, hcfg)
+	f := sessiontest.New(t, so)
+	h, err := server.New(f.Engine, f.Verifier, f.Keys, f.Log, f.Clock, hcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +85,10 @@ func newGH(t *testing.T, opts ...option) *gh {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	if _, err := engine.AddUser(ctx, testUser, testPassword, []string{"reader"}); err != nil {
+	if _, err := f.Engine.AddUser(context.Background(), testUser, testPassword, []string{"reader"}); err != nil {
 		t.Fatal(err)
 	}
-	return &gh{t: t, URL: base, Origin: base, Clock: clk, DB: db, Engine: engine, Keys: keys, Logs: logs, srv: srv}
+	return &gh{t: t, URL: base, Origin: base, Clock: f.Clock, DB: f.DB, Engine: f.Engine, Keys: f.Keys, Logs: logs, srv: srv}
 }
 
 // browser is an HTTP client with a cookie jar, standing in for one browser

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/server"
-	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 )
 
 func TestTraceRefused(t *testing.T) {
@@ -106,7 +106,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func withTrustedProxy(p string) option {
-	return func(_ *session.Config, c *server.Config) {
+	return func(_ *sessiontest.Options, c *server.Config) {
 		c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix(p))
 	}
 }

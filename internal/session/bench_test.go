@@ -20,7 +20,7 @@ func BenchmarkRefresh(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if g, err = f.engine.Refresh(ctx, g.RefreshToken, session.Client{IP: "192.0.2.1", UserAgent: "bench"}); err != nil {
+		if g, err = f.Engine.Refresh(ctx, g.RefreshToken, session.Client{IP: "192.0.2.1", UserAgent: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -34,7 +34,7 @@ func BenchmarkLogin(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.engine.Login(ctx, user, pass, session.Client{IP: "192.0.2.1", UserAgent: "bench"}); err != nil {
+		if _, err := f.Engine.Login(ctx, user, pass, session.Client{IP: "192.0.2.1", UserAgent: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,75 +3,42 @@ package session_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
-	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
-	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-var cheap = password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+var cheap = sessiontest.Cheap
 
 const (
 	user   = "alice"
 	pass   = "correct horse battery staple"
-	ttl    = 5 * time.Minute
-	grace  = 10 * time.Second
-	idle   = 7 * 24 * time.Hour
-	maxAge = 30 * 24 * time.Hour
+	ttl    = sessiontest.AccessTTL
+	grace  = sessiontest.Grace
+	idle   = sessiontest.Idle
+	maxAge = sessiontest.Lifetime
 )
 
 type fixture struct {
-	db       *sqlite.DB
-	clock    *clock.Fake
-	engine   *session.Engine
-	verifier *token.Verifier
-	keys     *token.Keyring
-	csrfKey  []byte
-	rt       *session.Grant
+	*sessiontest.Fixture
+	rt *session.Grant
 }
 
 func newFixture(t testing.TB, g time.Duration, params password.Params) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	clk := clock.NewFake(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
-	keys := token.NewKeyring(db, clk, ttl+30*time.Second, 10*time.Second)
-	if err := keys.Ensure(ctx, token.ES256); err != nil {
-		t.Fatal(err)
-	}
-	key, _ := db.Secret(ctx, "csrf", 32)
-	iss := "https://gatehouse.test"
-	f := &fixture{db: db, clock: clk, keys: keys, csrfKey: key,
-		verifier: token.NewVerifier(keys, clk, iss, iss, 30*time.Second)}
-	f.engine = f.newEngine(g, params)
-	return f
-}
-
-func (f *fixture) newEngine(g time.Duration, params password.Params) *session.Engine {
-	iss := "https://gatehouse.test"
-	return session.New(f.db, password.NewHasher(params), token.NewIssuer(f.keys, f.clock, iss, []string{iss}, ttl),
-		csrf.New(f.csrfKey), f.clock, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		session.Config{Grace: g, IdleTimeout: idle, Lifetime: maxAge})
+	return &fixture{Fixture: sessiontest.New(t, sessiontest.Options{Grace: g, NoGrace: g == 0, Params: params})}
 }
 
 func (f *fixture) login(t testing.TB) *session.Grant {
 	t.Helper()
-	g, err := f.engine.Login(context.Background(), user, pass, session.Client{IP: "192.0.2.1", UserAgent: "test"})
+	g, err := f.Engine.Login(context.Background(), user, pass, session.Client{IP: "192.0.2.1", UserAgent: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +46,12 @@ func (f *fixture) login(t testing.TB) *session.Grant {
 }
 
 func (f *fixture) refresh(rt string) (*session.Grant, error) {
-	return f.engine.Refresh(context.Background(), rt, session.Client{IP: "192.0.2.2", UserAgent: "test2"})
+	return f.Engine.Refresh(context.Background(), rt, session.Client{IP: "192.0.2.2", UserAgent: "test2"})
 }
 
 func withUser(t testing.TB, f *fixture, roles ...string) {
 	t.Helper()
-	if _, err := f.engine.AddUser(context.Background(), user, pass, roles); err != nil {
+	if _, err := f.Engine.AddUser(context.Background(), user, pass, roles); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -100,7 +67,7 @@ func mustRefresh(t *testing.T, f *fixture, rt string) *session.Grant {
 
 func revokeReason(t *testing.T, f *fixture, sid string) string {
 	t.Helper()
-	s, err := f.db.SessionByID(context.Background(), sid)
+	s, err := f.DB.SessionByID(context.Background(), sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +86,8 @@ func TestRotationPolicy(t *testing.T) {
 		if g1.RefreshToken == g0.RefreshToken || g1.AccessToken == g0.AccessToken {
 			t.Fatal("refresh did not issue a new pair")
 		}
-		s, _ := f.db.SessionByID(context.Background(), g0.Session.ID)
-		if s.LastIP != "192.0.2.2" || s.LastUserAgent != "test2" || s.LastJTI == "" || !s.LastUsedAt.Equal(f.clock.Now()) {
+		s, _ := f.DB.SessionByID(context.Background(), g0.Session.ID)
+		if s.LastIP != "192.0.2.2" || s.LastUserAgent != "test2" || s.LastJTI == "" || !s.LastUsedAt.Equal(f.Clock.Now()) {
 			t.Fatalf("last use not recorded: %+v", s)
 		}
 		if !slices.Equal(s.CSRFHash, csrf.Hash(g1.CSRFToken)) {
@@ -132,7 +99,7 @@ func TestRotationPolicy(t *testing.T) {
 		withUser(t, f)
 		g0 := f.login(t)
 		g1 := mustRefresh(t, f, g0.RefreshToken)
-		f.clock.Advance(grace - time.Second)
+		f.Clock.Advance(grace - time.Second)
 		again := mustRefresh(t, f, g0.RefreshToken)
 		if again.RefreshToken != g1.RefreshToken || again.AccessToken != g1.AccessToken || again.CSRFToken != g1.CSRFToken {
 			t.Fatal("duplicate inside the grace window got a different successor")
@@ -144,7 +111,7 @@ func TestRotationPolicy(t *testing.T) {
 		withUser(t, f)
 		g0 := f.login(t)
 		g1 := mustRefresh(t, f, g0.RefreshToken)
-		f.clock.Advance(grace + time.Millisecond)
+		f.Clock.Advance(grace + time.Millisecond)
 		if _, err := f.refresh(g0.RefreshToken); !errors.Is(err, session.ErrRefreshReuse) {
 			t.Fatalf("got %v, want ErrRefreshReuse", err)
 		}
@@ -202,27 +169,27 @@ func TestSessionEnds(t *testing.T) {
 		reason string
 	}{
 		{"user disabled", func(t *testing.T, f *fixture) {
-			if _, err := f.engine.SetDisabled(ctx, user, true); err != nil {
+			if _, err := f.Engine.SetDisabled(ctx, user, true); err != nil {
 				t.Fatal(err)
 			}
 		}, "user_disabled"},
 		{"password changed", func(t *testing.T, f *fixture) {
-			if _, err := f.engine.SetPassword(ctx, user, "a brand new password"); err != nil {
+			if _, err := f.Engine.SetPassword(ctx, user, "a brand new password"); err != nil {
 				t.Fatal(err)
 			}
 		}, "password_changed"},
-		{"idle too long", func(t *testing.T, f *fixture) { f.clock.Advance(idle) }, "idle_timeout"},
+		{"idle too long", func(t *testing.T, f *fixture) { f.Clock.Advance(idle) }, "idle_timeout"},
 		{"absolute lifetime, even when active", func(t *testing.T, f *fixture) {
 			// Refreshing every six days never trips the idle timeout, but
 			// the session still ends 30 days after login.
 			for range 4 {
-				f.clock.Advance(6 * 24 * time.Hour)
+				f.Clock.Advance(6 * 24 * time.Hour)
 				var err error
 				if f.rt, err = f.refresh(f.rt.RefreshToken); err != nil {
 					t.Fatalf("refresh within lifetime: %v", err)
 				}
 			}
-			f.clock.Advance(6*24*time.Hour + 23*time.Hour) // day 30.96: not idle, but too old
+			f.Clock.Advance(6*24*time.Hour + 23*time.Hour) // day 30.96: not idle, but too old
 		}, "lifetime_exceeded"},
 	}
 	for _, tc := range cases {
@@ -238,7 +205,7 @@ func TestSessionEnds(t *testing.T) {
 			if r := revokeReason(t, f, sid); r != tc.reason {
 				t.Fatalf("revoke reason %q, want %q", r, tc.reason)
 			}
-			if _, err := f.engine.Live(ctx, sid); !errors.Is(err, session.ErrSessionEnded) {
+			if _, err := f.Engine.Live(ctx, sid); !errors.Is(err, session.ErrSessionEnded) {
 				t.Fatalf("Live after end: %v", err)
 			}
 		})
@@ -250,8 +217,8 @@ func TestAccessTokenNeverOutlivesSession(t *testing.T) {
 	withUser(t, f)
 	g := f.login(t)
 	target := g.Session.ExpiresAt.Add(-2 * time.Minute)
-	for f.clock.Now().Before(target) {
-		f.clock.Advance(min(6*24*time.Hour, target.Sub(f.clock.Now())))
+	for f.Clock.Now().Before(target) {
+		f.Clock.Advance(min(6*24*time.Hour, target.Sub(f.Clock.Now())))
 		var err error
 		if g, err = f.refresh(g.RefreshToken); err != nil {
 			t.Fatal(err)
@@ -266,11 +233,11 @@ func TestRolesChangeShowsInNextToken(t *testing.T) {
 	f := newFixture(t, grace, cheap)
 	withUser(t, f, "reader")
 	g := f.login(t)
-	if _, err := f.engine.SetRoles(context.Background(), user, []string{"writer", "reader", "writer"}); err != nil {
+	if _, err := f.Engine.SetRoles(context.Background(), user, []string{"writer", "reader", "writer"}); err != nil {
 		t.Fatal(err)
 	}
 	g = mustRefresh(t, f, g.RefreshToken)
-	c, err := f.verifier.Verify(context.Background(), g.AccessToken)
+	c, err := f.Verifier.Verify(context.Background(), g.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +253,7 @@ func TestLogin(t *testing.T) {
 
 	t.Run("usernames are normalised", func(t *testing.T) {
 		for _, name := range []string{"alice", " ALICE ", "Alice", "ａｌｉｃｅ"} {
-			if _, err := f.engine.Login(ctx, name, pass, session.Client{}); err != nil {
+			if _, err := f.Engine.Login(ctx, name, pass, session.Client{}); err != nil {
 				t.Errorf("Login(%q): %v", name, err)
 			}
 		}
@@ -299,7 +266,7 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("claims", func(t *testing.T) {
 		g := f.login(t)
-		c, err := f.verifier.Verify(ctx, g.AccessToken)
+		c, err := f.Verifier.Verify(ctx, g.AccessToken)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,22 +284,22 @@ func TestLogin(t *testing.T) {
 			{"wrong password", user, pass + "!"},
 			{"password prefix", user, pass[:8]},
 		} {
-			if _, err := f.engine.Login(ctx, tc.user, tc.pass, session.Client{}); !errors.Is(err, session.ErrInvalidCredentials) {
+			if _, err := f.Engine.Login(ctx, tc.user, tc.pass, session.Client{}); !errors.Is(err, session.ErrInvalidCredentials) {
 				t.Errorf("%s: %v", tc.name, err)
 			}
 		}
 	})
 	t.Run("unicode password", func(t *testing.T) {
 		pw := "пароль-😀-密码-ǅ"
-		if _, err := f.engine.AddUser(ctx, "zoë", pw, nil); err != nil {
+		if _, err := f.Engine.AddUser(ctx, "zoë", pw, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.engine.Login(ctx, "ZOË", pw, session.Client{}); err != nil {
+		if _, err := f.Engine.Login(ctx, "ZOË", pw, session.Client{}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("failures are audited without the username or password", func(t *testing.T) {
-		evs, err := f.db.AuditEvents(ctx, store.AuditFilter{Type: "login_failure"})
+		evs, err := f.DB.AuditEvents(ctx, store.AuditFilter{Type: "login_failure"})
 		if err != nil || len(evs) < 3 {
 			t.Fatalf("audit: %v %v", evs, err)
 		}
@@ -351,9 +318,9 @@ func TestRehashOnLogin(t *testing.T) {
 	f := newFixture(t, grace, cheap)
 	withUser(t, f)
 	stronger := password.Params{MemoryKiB: 128, Iterations: 2, Parallelism: 1}
-	f.engine = f.newEngine(grace, stronger)
+	f.Engine = f.NewEngine(stronger)
 	f.login(t)
-	u, _ := f.db.UserByUsername(ctx, user)
+	u, _ := f.DB.UserByUsername(ctx, user)
 	if !strings.Contains(u.PasswordHash, "m=128,t=2,p=1") {
 		t.Fatalf("hash not upgraded: %s", u.PasswordHash)
 	}
@@ -374,10 +341,10 @@ func TestNoEnumerationByTiming(t *testing.T) {
 	var unknown, wrong []time.Duration
 	for range rounds {
 		start := time.Now()
-		f.engine.Login(ctx, "nobody-here", "wrong password", session.Client{})
+		f.Engine.Login(ctx, "nobody-here", "wrong password", session.Client{})
 		unknown = append(unknown, time.Since(start))
 		start = time.Now()
-		f.engine.Login(ctx, user, "wrong password", session.Client{})
+		f.Engine.Login(ctx, user, "wrong password", session.Client{})
 		wrong = append(wrong, time.Since(start))
 	}
 	mu, mw := median(unknown), median(wrong)

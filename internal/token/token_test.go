@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,13 +19,14 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 const (
-	iss = "https://gatehouse.test"
-	ttl = 5 * time.Minute
+	iss = sessiontest.Issuer
+	ttl = sessiontest.AccessTTL
 )
 
 type fixture struct {
@@ -39,19 +39,8 @@ type fixture struct {
 
 func newFixture(t testing.TB, alg string) *fixture {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	clk := clock.NewFake(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
-	keys := token.NewKeyring(db, clk, ttl+30*time.Second, 10*time.Second)
-	if err := keys.Ensure(context.Background(), alg); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{clock: clk, keys: keys, db: db,
-		issuer:   token.NewIssuer(keys, clk, iss, []string{iss}, ttl),
-		verifier: token.NewVerifier(keys, clk, iss, iss, 30*time.Second)}
+	f := sessiontest.New(t, sessiontest.Options{Alg: alg})
+	return &fixture{clock: f.Clock, keys: f.Keys, issuer: f.Issuer, verifier: f.Verifier, db: f.DB}
 }
 
 var subject = token.Subject{UserID: "u1", Username: "alice", SessionID: "s1", ClientID: "gatehouse",

@@ -1,0 +1,123 @@
+// Package sessiontest builds a complete session engine over a real SQLite
+// file and a fake clock, for the tests of the engine and of every layer
+// above it.
+package sessiontest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
+)
+
+// Cheap argon2id parameters keep suites fast; the production floor is
+// enforced by the configuration layer, not the hasher.
+var Cheap = password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+
+// Defaults of a Fixture.
+const (
+	Issuer    = "https://gatehouse.test"
+	AccessTTL = 5 * time.Minute
+	Leeway    = 30 * time.Second
+	Grace     = 10 * time.Second
+	Idle      = 7 * 24 * time.Hour
+	Lifetime  = 30 * 24 * time.Hour
+)
+
+// Start is the fake clock's starting time.
+var Start = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// Options adjust a Fixture; zero fields keep the defaults.
+type Options struct {
+	Issuer   string // also the audience
+	Grace    time.Duration
+	NoGrace  bool
+	Params   password.Params
+	Log      *slog.Logger
+	Alg      string
+	Idle     time.Duration
+	Lifetime time.Duration
+}
+
+// Fixture is one wired engine.
+type Fixture struct {
+	DB       *sqlite.DB
+	Clock    *clock.Fake
+	Keys     *token.Keyring
+	Issuer   *token.Issuer
+	Verifier *token.Verifier
+	Engine   *session.Engine
+	CSRFKey  []byte
+	Log      *slog.Logger
+	opts     Options
+}
+
+// New opens a fresh database in t's temporary directory and wires an
+// engine over it. The database is closed when the test ends.
+func New(t testing.TB, o Options) *Fixture {
+	t.Helper()
+	if o.Issuer == "" {
+		o.Issuer = Issuer
+	}
+	if o.Grace == 0 && !o.NoGrace {
+		o.Grace = Grace
+	}
+	if o.Params == (password.Params{}) {
+		o.Params = Cheap
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Alg == "" {
+		o.Alg = token.ES256
+	}
+	if o.Idle == 0 {
+		o.Idle = Idle
+	}
+	if o.Lifetime == 0 {
+		o.Lifetime = Lifetime
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clk := clock.NewFake(Start)
+	keys := token.NewKeyring(db, clk, AccessTTL+Leeway, 10*time.Second)
+	if err := keys.Ensure(ctx, o.Alg); err != nil {
+		t.Fatal(err)
+	}
+	key, err := db.Secret(ctx, "csrf", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Fixture{DB: db, Clock: clk, Keys: keys, CSRFKey: key, Log: o.Log, opts: o,
+		Issuer:   token.NewIssuer(keys, clk, o.Issuer, []string{o.Issuer}, AccessTTL),
+		Verifier: token.NewVerifier(keys, clk, o.Issuer, o.Issuer, Leeway)}
+	f.Engine = f.NewEngine(o.Params)
+	return f
+}
+
+// NewEngine returns another engine over the same database, keys and clock
+// with other hashing parameters (as after a configuration change).
+func (f *Fixture) NewEngine(p password.Params) *session.Engine {
+	return session.New(f.DB, password.NewHasher(p), f.Issuer, csrf.New(f.CSRFKey), f.Clock, f.Log,
+		session.Config{Grace: f.opts.Grace * boolInt(!f.opts.NoGrace), IdleTimeout: f.opts.Idle, Lifetime: f.opts.Lifetime})
+}
+
+func boolInt(b bool) time.Duration {
+	if b {
+		return 1
+	}
+	return 0
+}

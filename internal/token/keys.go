@@ -53,6 +53,8 @@ type KeyStore interface {
 	// activated no later than k at k.ActivatesAt, keeping it published for
 	// keep after that.
 	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration) error
+	// DeleteExpiredSigningKeys removes keys unpublished before now.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) error
 }
 
 // Key is a parsed signing key.
@@ -317,6 +319,11 @@ func (r *Keyring) Rotate(ctx context.Context, alg string, delay time.Duration) (
 	}
 	if err := r.ks.AddSigningKey(ctx, sk, r.keep); err != nil {
 		return store.SigningKey{}, fmt.Errorf("token: add key: %w", err)
+	}
+	// Keys whose every token has expired verify nothing; drop them so the
+	// table does not grow with each rotation.
+	if err := r.ks.DeleteExpiredSigningKeys(ctx, now); err != nil {
+		return store.SigningKey{}, fmt.Errorf("token: prune keys: %w", err)
 	}
 	if err := r.Load(ctx); err != nil {
 		return store.SigningKey{}, err

@@ -217,4 +217,12 @@ func TestRetiredKeyStopsVerifying(t *testing.T) {
 	if !errors.Is(err, token.ErrSignature) {
 		t.Fatalf("token of an unpublished key: %v, want ErrSignature", err)
 	}
+	// The next rotation deletes it from storage.
+	if _, err := f.keys.Rotate(context.Background(), token.ES256, 0); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := f.db.SigningKeys(context.Background())
+	if len(stored) != 2 {
+		t.Fatalf("%d keys stored after pruning, want 2", len(stored))
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -64,7 +65,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// IMMEDIATE takes the write lock at BEGIN, so a transaction never has to
 	// upgrade a read lock (the source of SQLITE_BUSY deadlocks).
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
+	dsn := "file:" + uriPath.Replace(path) + "?" + q.Encode()
 
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -85,6 +86,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// uriPath escapes the characters that end or escape the path of an SQLite
+// URI (https://sqlite.org/uri.html): unescaped, a data directory named
+// "a#b" or "a?b" would make SQLite open the file "a" instead, created with
+// the default mode rather than 0600.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func (db *DB) migrate(ctx context.Context) error {
 	fsys, err := fs.Sub(migrations, "migrations")

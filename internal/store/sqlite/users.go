@@ -84,7 +84,9 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 
 // UpdateUser reads the user with the id, lets fn change it and writes it
 // back, all in one transaction: two concurrent updates cannot lose each
-// other's change. Returns ErrNotFound, or fn's error unchanged.
+// other's change. The id is the key, not a field: a change fn makes to
+// u.ID is ignored. Returns ErrNotFound, ErrConflict for a taken username,
+// or fn's error unchanged; on any error nothing is written.
 func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
 	var u store.User
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -96,6 +98,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 		if err := fn(&u); err != nil {
 			return err
 		}
+		u.ID = id
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, password_hash = ?, roles = ?, disabled = ?,
 			credential_version = ?, updated_at = ? WHERE id = ?`,
 			u.Username, u.PasswordHash, rolesJSON(u.Roles), u.Disabled, u.CredentialVersion, ts(u.UpdatedAt), u.ID)

@@ -1,0 +1,897 @@
+// Package storetest is the conformance suite every store backend must pass,
+// in the manner of dex's storage/conformance: a backend's own test calls
+// Run with a function that opens a fresh, empty store, and the suite checks
+// each method's documented error and atomicity contract against it. Write
+// each backend's SQL plainly; this suite is what keeps backends in step.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+)
+
+// Store is the whole surface a backend offers: the union of session.Store
+// (the engine) and token.KeyStore (the keyring), the server secrets the
+// commands read, and the audit and key maintenance queries. The contract
+// of each method is the one its doc comment in the consumer states; the
+// errors below are the store package's sentinels, wrapped with %w.
+type Store interface {
+	// CreateUser inserts u; ErrConflict if the id or username is taken.
+	CreateUser(ctx context.Context, u store.User) error
+	// UserByUsername and UserByID return the user or ErrNotFound.
+	UserByUsername(ctx context.Context, username string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]store.User, error)
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser reads, applies fn and writes back in one transaction,
+	// ignoring any change fn makes to the id; ErrNotFound, ErrConflict on
+	// a taken username, or fn's error unchanged, and then nothing is
+	// written.
+	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
+
+	// CreateSession stores a session and its first refresh token atomically.
+	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
+	// SessionByID returns the session, revoked or not, or ErrNotFound.
+	SessionByID(ctx context.Context, id string) (store.Session, error)
+	// SessionsByUser returns the user's sessions, newest first.
+	SessionsByUser(ctx context.Context, userID string) ([]store.Session, error)
+	// RefreshToken returns the token with the hash or ErrNotFound.
+	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
+	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
+	// returns ErrAlreadySpent and writes nothing.
+	RotateRefreshToken(ctx context.Context, r store.Rotation) error
+	// RevokeSession ends the session and appends ev in one transaction;
+	// revoking twice is not an error; an unknown id is ErrNotFound.
+	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
+	// RevokeUserSessions ends the user's live sessions but except and
+	// appends ev in one transaction, returning how many it ended.
+	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
+
+	// AppendAudit stores one event; AuditEvents returns the matching
+	// events, newest first.
+	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
+
+	// SigningKeys returns every key, oldest activation first.
+	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	// AddSigningKey stores k and, atomically, retires every unretired key
+	// activated no later than k at k.ActivatesAt, published for keep more;
+	// ErrConflict on a duplicate kid, and then nothing is written.
+	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration) error
+	// DeleteExpiredSigningKeys removes keys unpublished before now.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) error
+
+	// Secret returns the named secret, creating it with size random bytes
+	// on first use; concurrent first uses agree.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+}
+
+// Run runs every conformance test. open must return a fresh, empty store
+// and arrange (with t.Cleanup) for it to be closed.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s Store)
+	}{
+		{"Users", testUsers},
+		{"UpdateUser", testUpdateUser},
+		{"Sessions", testSessions},
+		{"RevokeSession", testRevokeSession},
+		{"RevokeUserSessions", testRevokeUserSessions},
+		{"Rotation", testRotation},
+		{"RotationConcurrent", testRotationConcurrent},
+		{"Audit", testAudit},
+		{"SigningKeys", testSigningKeys},
+		{"Secret", testSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t, open(t))
+		})
+	}
+}
+
+// t0 is whole seconds so that every backend's time precision (SQLite keeps
+// nanoseconds, PostgreSQL microseconds) round-trips it exactly.
+var t0 = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+
+func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func user(id, name string) store.User {
+	return store.User{
+		ID:           id,
+		Username:     name,
+		PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw",
+		Roles:        []string{"admin", "ops"},
+		CreatedAt:    at(0),
+		UpdatedAt:    at(1),
+	}
+}
+
+func session(id, userID string, created time.Time) store.Session {
+	return store.Session{
+		ID:                id,
+		UserID:            userID,
+		ClientID:          "gatehouse",
+		AuthTime:          created,
+		CreatedAt:         created,
+		LastUsedAt:        created,
+		ExpiresAt:         created.Add(30 * 24 * time.Hour),
+		CreatedIP:         "192.0.2.1",
+		CreatedUserAgent:  "Mozilla/5.0 (create)",
+		LastIP:            "192.0.2.1",
+		LastUserAgent:     "Mozilla/5.0 (create)",
+		Device:            "Firefox on Linux",
+		CSRFHash:          hash("csrf-" + id),
+		LastJTI:           "jti-" + id,
+		CredentialVersion: 3,
+	}
+}
+
+// normUser and normSession make records comparable with reflect.DeepEqual
+// whatever location a backend returns times in and whether it returns an
+// empty slice as nil.
+func normUser(u store.User) store.User {
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	if len(u.Roles) == 0 {
+		u.Roles = nil
+	}
+	return u
+}
+
+func normSession(s store.Session) store.Session {
+	s.AuthTime, s.CreatedAt, s.LastUsedAt = s.AuthTime.UTC(), s.CreatedAt.UTC(), s.LastUsedAt.UTC()
+	s.ExpiresAt, s.RevokedAt = s.ExpiresAt.UTC(), s.RevokedAt.UTC()
+	if len(s.CSRFHash) == 0 {
+		s.CSRFHash = nil
+	}
+	return s
+}
+
+func normKey(k store.SigningKey) store.SigningKey {
+	k.CreatedAt, k.ActivatesAt = k.CreatedAt.UTC(), k.ActivatesAt.UTC()
+	k.RetiresAt, k.ExpiresAt = k.RetiresAt.UTC(), k.ExpiresAt.UTC()
+	return k
+}
+
+func mustCreateUser(t *testing.T, s Store, u store.User) {
+	t.Helper()
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser(%s): %v", u.Username, err)
+	}
+}
+
+func mustCreateSession(t *testing.T, s Store, sess store.Session, rt []byte) {
+	t.Helper()
+	if err := s.CreateSession(context.Background(), sess, store.RefreshToken{Hash: rt, SessionID: sess.ID, CreatedAt: sess.CreatedAt}); err != nil {
+		t.Fatalf("CreateSession(%s): %v", sess.ID, err)
+	}
+}
+
+func mustSession(t *testing.T, s Store, id string) store.Session {
+	t.Helper()
+	got, err := s.SessionByID(context.Background(), id)
+	if err != nil {
+		t.Fatalf("SessionByID(%s): %v", id, err)
+	}
+	return got
+}
+
+func mustAudit(t *testing.T, s Store, f store.AuditFilter) []store.AuditEvent {
+	t.Helper()
+	evs, err := s.AuditEvents(context.Background(), f)
+	if err != nil {
+		t.Fatalf("AuditEvents(%+v): %v", f, err)
+	}
+	return evs
+}
+
+func testUsers(t *testing.T, s Store) {
+	ctx := context.Background()
+	alice := user("u-alice", "alice")
+	alice.Disabled, alice.CredentialVersion = true, 7
+	bob := user("u-bob", "bob")
+	bob.Roles = nil
+	carol := user("u-carol", "carol")
+	// Inserted out of order: ListUsers must sort by username.
+	for _, u := range []store.User{carol, alice, bob} {
+		mustCreateUser(t, s, u)
+	}
+
+	for _, tt := range []struct {
+		name string
+		u    store.User
+	}{
+		{"duplicate username", user("u-other", "alice")},
+		{"duplicate id", user("u-alice", "alice2")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.CreateUser(ctx, tt.u); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("CreateUser: err = %v, want ErrConflict", err)
+			}
+		})
+	}
+
+	lookups := []struct {
+		name    string
+		get     func() (store.User, error)
+		want    store.User
+		wantErr error
+	}{
+		{"by username", func() (store.User, error) { return s.UserByUsername(ctx, "alice") }, alice, nil},
+		{"by id", func() (store.User, error) { return s.UserByID(ctx, "u-alice") }, alice, nil},
+		{"nil roles", func() (store.User, error) { return s.UserByID(ctx, "u-bob") }, bob, nil},
+		{"unknown username", func() (store.User, error) { return s.UserByUsername(ctx, "dave") }, store.User{}, store.ErrNotFound},
+		{"unknown id", func() (store.User, error) { return s.UserByID(ctx, "u-dave") }, store.User{}, store.ErrNotFound},
+		// Usernames are stored normalised; the store must not fold case itself.
+		{"username is exact", func() (store.User, error) { return s.UserByUsername(ctx, "Alice") }, store.User{}, store.ErrNotFound},
+	}
+	for _, tt := range lookups {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.get()
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(normUser(got), normUser(tt.want)) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+
+	list, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range list {
+		names = append(names, u.Username)
+	}
+	if want := []string{"alice", "bob", "carol"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("ListUsers order = %v, want %v", names, want)
+	}
+	if n, err := s.CountUsers(ctx); err != nil || n != 3 {
+		t.Errorf("CountUsers = %d, %v; want 3", n, err)
+	}
+}
+
+func testUpdateUser(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	errBoom := errors.New("boom")
+
+	tests := []struct {
+		name    string
+		id      string
+		fn      func(*store.User) error
+		wantErr error
+		want    func(store.User) store.User // the stored user afterwards, from the one before
+	}{
+		{
+			name: "changes are written",
+			id:   "u1",
+			fn: func(u *store.User) error {
+				u.PasswordHash, u.Disabled, u.CredentialVersion = "new-hash", true, u.CredentialVersion+1
+				u.Roles, u.UpdatedAt = []string{"viewer"}, at(60)
+				return nil
+			},
+			want: func(u store.User) store.User {
+				u.PasswordHash, u.Disabled, u.CredentialVersion = "new-hash", true, u.CredentialVersion+1
+				u.Roles, u.UpdatedAt = []string{"viewer"}, at(60)
+				return u
+			},
+		},
+		{
+			name: "fn error aborts with no change",
+			id:   "u1",
+			fn: func(u *store.User) error {
+				u.PasswordHash, u.CredentialVersion = "must-not-be-written", 99
+				return errBoom
+			},
+			wantErr: errBoom,
+			want:    func(u store.User) store.User { return u },
+		},
+		{
+			// Otherwise fn could overwrite another user's row.
+			name: "the id cannot be changed",
+			id:   "u1",
+			fn:   func(u *store.User) error { u.ID, u.PasswordHash = "u2", "changed-through-u1"; return nil },
+			want: func(u store.User) store.User { u.PasswordHash = "changed-through-u1"; return u },
+		},
+		{
+			name:    "renaming onto a taken username is a conflict",
+			id:      "u1",
+			fn:      func(u *store.User) error { u.Username = "bob"; return nil },
+			wantErr: store.ErrConflict,
+			want:    func(u store.User) store.User { return u },
+		},
+		{
+			name: "unknown id",
+			id:   "nobody",
+			fn: func(*store.User) error {
+				return errors.New("fn called for an unknown user")
+			},
+			wantErr: store.ErrNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := s.UserByID(ctx, tt.id)
+			got, err := s.UpdateUser(ctx, tt.id, tt.fn)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("UpdateUser: err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.want == nil {
+				return
+			}
+			want := tt.want(before)
+			if err == nil && !reflect.DeepEqual(normUser(got), normUser(want)) {
+				t.Errorf("returned %+v\nwant     %+v", got, want)
+			}
+			stored, err := s.UserByID(ctx, tt.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(normUser(stored), normUser(want)) {
+				t.Errorf("stored %+v\nwant   %+v", stored, want)
+			}
+		})
+	}
+
+	// Read, change and write happen in one transaction: concurrent
+	// increments lose none of each other's changes.
+	t.Run("concurrent updates are serialised", func(t *testing.T) {
+		const n = 10
+		before, err := s.UserByID(ctx, "u2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				if _, err := s.UpdateUser(ctx, "u2", func(u *store.User) error {
+					u.CredentialVersion++
+					return nil
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		after, err := s.UserByID(ctx, "u2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := after.CredentialVersion, before.CredentialVersion+n; got != want {
+			t.Errorf("CredentialVersion = %d after %d increments from %d, want %d", got, n, before.CredentialVersion, want)
+		}
+	})
+}
+
+func testSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	s1, s2, s3 := session("s1", "u1", at(10)), session("s2", "u1", at(30)), session("s3", "u1", at(20))
+	s3.CSRFHash = nil
+	for i, sess := range []store.Session{s1, s2, s3} {
+		mustCreateSession(t, s, sess, hash(fmt.Sprint("rt", i)))
+	}
+
+	t.Run("round trip", func(t *testing.T) {
+		for _, want := range []store.Session{s1, s2, s3} {
+			if got := mustSession(t, s, want.ID); !reflect.DeepEqual(normSession(got), normSession(want)) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		}
+	})
+	t.Run("first refresh token", func(t *testing.T) {
+		rt, err := s.RefreshToken(ctx, hash("rt0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt.SessionID != "s1" || rt.Spent() || !rt.CreatedAt.Equal(s1.CreatedAt) || len(rt.SuccessorHash) != 0 || len(rt.GraceBlob) != 0 {
+			t.Errorf("first token = %+v, want an unspent token of s1 created at %v", rt, s1.CreatedAt)
+		}
+	})
+	t.Run("unknown", func(t *testing.T) {
+		if _, err := s.SessionByID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SessionByID: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.RefreshToken(ctx, hash("nope")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RefreshToken: err = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("duplicate id writes nothing", func(t *testing.T) {
+		dup := session("s1", "u1", at(40))
+		err := s.CreateSession(ctx, dup, store.RefreshToken{Hash: hash("rt-dup"), SessionID: "s1", CreatedAt: at(40)})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Errorf("CreateSession: err = %v, want ErrConflict", err)
+		}
+		if _, err := s.RefreshToken(ctx, hash("rt-dup")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the failed session's token was stored: err = %v", err)
+		}
+	})
+	t.Run("duplicate token hash writes nothing", func(t *testing.T) {
+		err := s.CreateSession(ctx, session("s9", "u1", at(40)), store.RefreshToken{Hash: hash("rt0"), SessionID: "s9", CreatedAt: at(40)})
+		if err == nil {
+			t.Fatal("CreateSession with a taken token hash succeeded")
+		}
+		if _, err := s.SessionByID(ctx, "s9"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session stored without its token: err = %v", err)
+		}
+	})
+	t.Run("by user newest first", func(t *testing.T) {
+		for _, tt := range []struct {
+			user string
+			want []string
+		}{
+			{"u1", []string{"s2", "s3", "s1"}},
+			{"u2", nil},
+			{"nobody", nil},
+		} {
+			got, err := s.SessionsByUser(ctx, tt.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, sess := range got {
+				ids = append(ids, sess.ID)
+			}
+			if !reflect.DeepEqual(ids, tt.want) {
+				t.Errorf("SessionsByUser(%s) = %v, want %v", tt.user, ids, tt.want)
+			}
+		}
+	})
+}
+
+func testRevokeSession(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateSession(t, s, session("s1", "u1", at(0)), hash("rt1"))
+	ev := store.AuditEvent{Time: at(100), Type: "logout", UserID: "u1", SessionID: "s1", Outcome: "success"}
+
+	if err := s.RevokeSession(ctx, "s1", "logout", at(100), ev); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	got := mustSession(t, s, "s1")
+	if !got.Revoked() || !got.RevokedAt.Equal(at(100)) || got.RevokeReason != "logout" {
+		t.Errorf("after revoke: RevokedAt %v reason %q, want %v logout", got.RevokedAt, got.RevokeReason, at(100))
+	}
+	evs := mustAudit(t, s, store.AuditFilter{SessionID: "s1"})
+	if len(evs) != 1 || evs[0].Type != "logout" || !evs[0].Time.Equal(at(100)) {
+		t.Errorf("audit after revoke = %+v, want the one logout event", evs)
+	}
+
+	t.Run("again is not an error and changes nothing", func(t *testing.T) {
+		if err := s.RevokeSession(ctx, "s1", "admin", at(200), store.AuditEvent{}); err != nil {
+			t.Fatalf("second RevokeSession: %v", err)
+		}
+		again := mustSession(t, s, "s1")
+		if !again.RevokedAt.Equal(at(100)) || again.RevokeReason != "logout" {
+			t.Errorf("second revoke changed the session: RevokedAt %v reason %q", again.RevokedAt, again.RevokeReason)
+		}
+	})
+	t.Run("unknown id writes no event", func(t *testing.T) {
+		bad := store.AuditEvent{Time: at(300), Type: "revoke_unknown", Outcome: "success"}
+		if err := s.RevokeSession(ctx, "nope", "logout", at(300), bad); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("err = %v, want ErrNotFound", err)
+		}
+		if evs := mustAudit(t, s, store.AuditFilter{Type: "revoke_unknown"}); len(evs) != 0 {
+			t.Errorf("event of a failed revoke was stored: %+v", evs)
+		}
+	})
+}
+
+func testRevokeUserSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	for i, sess := range []store.Session{
+		session("a1", "u1", at(1)), session("a2", "u1", at(2)), session("a3", "u1", at(3)),
+		session("a4", "u1", at(4)), session("b1", "u2", at(5)),
+	} {
+		mustCreateSession(t, s, sess, hash(fmt.Sprint("rt", i)))
+	}
+	if err := s.RevokeSession(ctx, "a4", "earlier", at(50), store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ev := store.AuditEvent{Time: at(100), Type: "logout_all", UserID: "u1", SessionID: "a1", Outcome: "success"}
+	n, err := s.RevokeUserSessions(ctx, "u1", "a1", "logout_all", at(100), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("ended %d sessions, want 2 (a2, a3)", n)
+	}
+	for _, tt := range []struct {
+		id         string
+		wantReason string
+		wantAt     time.Time
+	}{
+		{"a1", "", time.Time{}},       // the exception
+		{"a2", "logout_all", at(100)}, // ended now
+		{"a3", "logout_all", at(100)}, // ended now
+		{"a4", "earlier", at(50)},     // already ended: left as it was
+		{"b1", "", time.Time{}},       // another user's
+	} {
+		got := mustSession(t, s, tt.id)
+		if got.RevokeReason != tt.wantReason || !got.RevokedAt.Equal(tt.wantAt) {
+			t.Errorf("%s: revoked %v %q, want %v %q", tt.id, got.RevokedAt, got.RevokeReason, tt.wantAt, tt.wantReason)
+		}
+	}
+	if evs := mustAudit(t, s, store.AuditFilter{Type: "logout_all"}); len(evs) != 1 || evs[0].SessionID != "a1" {
+		t.Errorf("audit = %+v, want the one logout_all event", evs)
+	}
+
+	t.Run("no exception", func(t *testing.T) {
+		n, err := s.RevokeUserSessions(ctx, "u1", "", "password_change", at(200), store.AuditEvent{})
+		if err != nil || n != 1 {
+			t.Errorf("RevokeUserSessions = %d, %v; want 1 (a1)", n, err)
+		}
+		if got := mustSession(t, s, "a1"); got.RevokeReason != "password_change" {
+			t.Errorf("a1 reason %q, want password_change", got.RevokeReason)
+		}
+		if n, err := s.RevokeUserSessions(ctx, "u1", "", "again", at(300), store.AuditEvent{}); err != nil || n != 0 {
+			t.Errorf("second RevokeUserSessions = %d, %v; want 0", n, err)
+		}
+	})
+}
+
+func rotation(old, next, sid string, now time.Time) store.Rotation {
+	return store.Rotation{
+		OldHash:   hash(old),
+		Next:      store.RefreshToken{Hash: hash(next), SessionID: sid, CreatedAt: now},
+		GraceBlob: []byte("sealed:" + next),
+		Now:       now,
+		IP:        "198.51.100.7",
+		UserAgent: "curl/8 (" + next + ")",
+		JTI:       "jti-" + next,
+		CSRFHash:  hash("csrf-" + next),
+	}
+}
+
+func testRotation(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateSession(t, s, session("s1", "u1", at(0)), hash("rt0"))
+	mustCreateSession(t, s, session("s2", "u1", at(0)), hash("other0"))
+
+	r := rotation("rt0", "rt1", "s1", at(60))
+	if err := s.RotateRefreshToken(ctx, r); err != nil {
+		t.Fatalf("RotateRefreshToken: %v", err)
+	}
+	old, err := s.RefreshToken(ctx, hash("rt0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !old.SpentAt.Equal(at(60)) || !bytes.Equal(old.SuccessorHash, hash("rt1")) || !bytes.Equal(old.GraceBlob, r.GraceBlob) {
+		t.Errorf("old token = %+v, want spent at %v with successor rt1 and the grace blob", old, at(60))
+	}
+	next, err := s.RefreshToken(ctx, hash("rt1"))
+	if err != nil {
+		t.Fatalf("successor not stored: %v", err)
+	}
+	if next.SessionID != "s1" || next.Spent() || !next.CreatedAt.Equal(at(60)) {
+		t.Errorf("successor = %+v, want an unspent token of s1 created at %v", next, at(60))
+	}
+	want := session("s1", "u1", at(0))
+	want.LastUsedAt, want.LastIP, want.LastUserAgent, want.LastJTI, want.CSRFHash = r.Now, r.IP, r.UserAgent, r.JTI, r.CSRFHash
+	if got := mustSession(t, s, "s1"); !reflect.DeepEqual(normSession(got), normSession(want)) {
+		t.Errorf("session after rotation\n got  %+v\n want %+v", got, want)
+	}
+
+	// Every refused rotation must leave the session and the tokens as they
+	// were: no successor row, no change to the spent token or the session.
+	refused := []struct {
+		name string
+		r    store.Rotation
+		prep func(t *testing.T)
+		errs []error // any of these
+	}{
+		{"old token spent again", rotation("rt0", "rt2", "s1", at(120)), nil, []error{store.ErrAlreadySpent}},
+		{"token of another session", rotation("other0", "rt3", "s1", at(120)), nil, []error{store.ErrAlreadySpent, store.ErrNotFound}},
+		{"unknown token", rotation("never-issued", "rt4", "s1", at(120)), nil, []error{store.ErrAlreadySpent, store.ErrNotFound}},
+		{"session revoked", rotation("rt1", "rt5", "s1", at(120)), func(t *testing.T) {
+			if err := s.RevokeSession(ctx, "s1", "logout", at(90), store.AuditEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}, []error{store.ErrAlreadySpent}},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.prep != nil {
+				tt.prep(t)
+			}
+			sessBefore := mustSession(t, s, tt.r.Next.SessionID)
+			oldBefore, oldErr := s.RefreshToken(ctx, tt.r.OldHash)
+
+			err := s.RotateRefreshToken(ctx, tt.r)
+			ok := false
+			for _, e := range tt.errs {
+				ok = ok || errors.Is(err, e)
+			}
+			if !ok {
+				t.Fatalf("err = %v, want one of %v", err, tt.errs)
+			}
+			if _, err := s.RefreshToken(ctx, tt.r.Next.Hash); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("successor of a refused rotation was stored: err = %v", err)
+			}
+			if got := mustSession(t, s, tt.r.Next.SessionID); !reflect.DeepEqual(normSession(got), normSession(sessBefore)) {
+				t.Errorf("refused rotation changed the session\n got  %+v\n want %+v", got, sessBefore)
+			}
+			oldAfter, err := s.RefreshToken(ctx, tt.r.OldHash)
+			if (err == nil) != (oldErr == nil) || !oldAfter.SpentAt.Equal(oldBefore.SpentAt) ||
+				!bytes.Equal(oldAfter.SuccessorHash, oldBefore.SuccessorHash) || !bytes.Equal(oldAfter.GraceBlob, oldBefore.GraceBlob) {
+				t.Errorf("refused rotation changed the old token: %+v, was %+v", oldAfter, oldBefore)
+			}
+		})
+	}
+}
+
+// testRotationConcurrent is the property refresh-token reuse detection
+// rests on: of many concurrent rotations of one token, exactly one wins.
+func testRotationConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateSession(t, s, session("s1", "u1", at(0)), hash("rt0"))
+
+	const n = 20
+	errs := make([]error, n)
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.RotateRefreshToken(ctx, rotation("rt0", fmt.Sprint("next", i), "s1", at(60+i)))
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("rotations %d and %d both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrAlreadySpent):
+			t.Errorf("rotation %d: err = %v, want ErrAlreadySpent", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no rotation succeeded")
+	}
+	var stored []int
+	for i := range n {
+		_, err := s.RefreshToken(ctx, hash(fmt.Sprint("next", i)))
+		switch {
+		case err == nil:
+			stored = append(stored, i)
+		case !errors.Is(err, store.ErrNotFound):
+			t.Fatal(err)
+		}
+	}
+	if len(stored) != 1 || stored[0] != winner {
+		t.Errorf("successor rows stored for %v, want only the winner %d", stored, winner)
+	}
+	old, err := s.RefreshToken(ctx, hash("rt0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(old.SuccessorHash, hash(fmt.Sprint("next", winner))) {
+		t.Errorf("old token's successor is not the winner's")
+	}
+	if got := mustSession(t, s, "s1"); got.LastJTI != fmt.Sprint("jti-next", winner) {
+		t.Errorf("session LastJTI = %q, want the winner's", got.LastJTI)
+	}
+}
+
+func testAudit(t *testing.T, s Store) {
+	ctx := context.Background()
+	events := []store.AuditEvent{
+		{Time: at(1), Type: "login_success", UserID: "u1", SessionID: "s1", IP: "192.0.2.1", UserAgent: "ua1", Outcome: "success"},
+		{Time: at(2), Type: "login_failure", UserID: "u2", IP: "192.0.2.2", Outcome: "failure", Detail: "wrong password"},
+		{Time: at(3), Type: "login_success", UserID: "u2", SessionID: "s2", Outcome: "success"},
+		{Time: at(4), Type: "logout", UserID: "u1", SessionID: "s1", Outcome: "success"},
+		{Time: at(5), Type: "login_failure", Outcome: "failure", Detail: "unknown user"},
+	}
+	for _, ev := range events {
+		if err := s.AppendAudit(ctx, ev); err != nil {
+			t.Fatalf("AppendAudit(%s): %v", ev.Type, err)
+		}
+	}
+	// An event without a type is not stored.
+	if err := s.AppendAudit(ctx, store.AuditEvent{Time: at(6)}); err != nil {
+		t.Fatalf("AppendAudit(empty): %v", err)
+	}
+
+	tests := []struct {
+		name string
+		f    store.AuditFilter
+		want []int // indexes into events, in the order expected
+	}{
+		{"all newest first", store.AuditFilter{}, []int{4, 3, 2, 1, 0}},
+		{"by type", store.AuditFilter{Type: "login_failure"}, []int{4, 1}},
+		{"by user", store.AuditFilter{UserID: "u1"}, []int{3, 0}},
+		{"by session", store.AuditFilter{SessionID: "s2"}, []int{2}},
+		{"type and user", store.AuditFilter{Type: "login_success", UserID: "u2"}, []int{2}},
+		{"limit", store.AuditFilter{Limit: 2}, []int{4, 3}},
+		{"no match", store.AuditFilter{UserID: "u9"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mustAudit(t, s, tt.f)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d events %+v, want %d", len(got), got, len(tt.want))
+			}
+			for i, ev := range got {
+				want := events[tt.want[i]]
+				if !ev.Time.Equal(want.Time) {
+					t.Errorf("event %d time = %v, want %v", i, ev.Time, want.Time)
+				}
+				ev.ID, ev.Time = 0, want.Time
+				if ev != want {
+					t.Errorf("event %d = %+v, want %+v", i, ev, want)
+				}
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i].ID >= got[i-1].ID {
+					t.Errorf("ids not descending: %d then %d", got[i-1].ID, got[i].ID)
+				}
+			}
+		})
+	}
+}
+
+func testSigningKeys(t *testing.T, s Store) {
+	ctx := context.Background()
+	const keep = time.Hour
+	key := func(kid string, activates time.Time) store.SigningKey {
+		return store.SigningKey{KID: kid, Alg: "ES256", Private: []byte("der-" + kid),
+			CreatedAt: activates.Add(-10 * time.Minute), ActivatesAt: activates}
+	}
+	keys := func(t *testing.T) map[string]store.SigningKey {
+		t.Helper()
+		ks, err := s.SigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]store.SigningKey{}
+		for i, k := range ks {
+			if i > 0 && k.ActivatesAt.Before(ks[i-1].ActivatesAt) {
+				t.Errorf("SigningKeys not in activation order: %s before %s", ks[i-1].KID, k.KID)
+			}
+			m[k.KID] = normKey(k)
+		}
+		return m
+	}
+	retired := func(k store.SigningKey, at time.Time) store.SigningKey {
+		k.RetiresAt, k.ExpiresAt = at, at.Add(keep)
+		return k
+	}
+
+	k1, k2, k3 := key("k1", at(0)), key("k2", at(1000)), key("k3", at(2000))
+	steps := []struct {
+		name    string
+		add     store.SigningKey
+		wantErr error
+		want    map[string]store.SigningKey
+	}{
+		{"first key", k1, nil, map[string]store.SigningKey{"k1": k1}},
+		{"second retires the first", k2, nil, map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": k2}},
+		{"duplicate kid writes nothing", key("k2", at(1500)), store.ErrConflict,
+			map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": k2}},
+		{"third retires only the second", k3, nil,
+			map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": retired(k2, k3.ActivatesAt), "k3": k3}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := s.AddSigningKey(ctx, st.add, keep); !errors.Is(err, st.wantErr) {
+				t.Fatalf("AddSigningKey(%s): err = %v, want %v", st.add.KID, err, st.wantErr)
+			}
+			if got := keys(t); !reflect.DeepEqual(got, st.want) {
+				t.Errorf("keys\n got  %+v\n want %+v", got, st.want)
+			}
+		})
+	}
+
+	t.Run("key activating later is not retired by an earlier one", func(t *testing.T) {
+		// k3 is the unretired key and activates at 2000; a key activating
+		// before it must not retire it.
+		k0 := key("k0", at(1800))
+		if err := s.AddSigningKey(ctx, k0, keep); err != nil {
+			t.Fatal(err)
+		}
+		got := keys(t)
+		if !got["k3"].RetiresAt.IsZero() {
+			t.Errorf("k3 retired at %v by a key activating before it", got["k3"].RetiresAt)
+		}
+	})
+
+	t.Run("delete expired", func(t *testing.T) {
+		// k1 is unpublished at 1000+keep, k2 at 2000+keep.
+		if err := s.DeleteExpiredSigningKeys(ctx, at(1001).Add(keep)); err != nil {
+			t.Fatal(err)
+		}
+		got := keys(t)
+		if _, ok := got["k1"]; ok {
+			t.Error("k1 expired but not deleted")
+		}
+		for _, kid := range []string{"k0", "k2", "k3"} {
+			if _, ok := got[kid]; !ok {
+				t.Errorf("%s deleted before it expired", kid)
+			}
+		}
+	})
+}
+
+func testSecret(t *testing.T, s Store) {
+	ctx := context.Background()
+	a, err := s.Secret(ctx, "csrf", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 32 || bytes.Equal(a, make([]byte, 32)) {
+		t.Fatalf("Secret = %x, want 32 random bytes", a)
+	}
+	b, err := s.Secret(ctx, "csrf", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("Secret changed between calls")
+	}
+	other, err := s.Secret(ctx, "grace", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, other) {
+		t.Error("two names share one secret")
+	}
+
+	t.Run("concurrent first use agrees", func(t *testing.T) {
+		const n = 20
+		got := make([][]byte, n)
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				v, err := s.Secret(ctx, "fresh", 32)
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = v
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i := 1; i < n; i++ {
+			if !bytes.Equal(got[i], got[0]) {
+				t.Fatalf("caller %d got %x, caller 0 got %x", i, got[i], got[0])
+			}
+		}
+	})
+}

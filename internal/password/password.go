@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -40,12 +41,26 @@ type Params struct {
 // DefaultParams are OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.
 var DefaultParams = Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
 
-// Validate checks p against the floor Gatehouse accepts.
+// Ceilings on the parameters a stored hash may carry, so that a tampered
+// row cannot make one check exhaust memory or CPU. Validate applies them to
+// the configured parameters too: a hash made with parameters above them
+// would be refused as malformed, and nobody could log in.
+const (
+	maxMemoryKiB  = 4 << 20 // 4 GiB
+	maxIterations = 64
+)
+
+// Validate checks p against the floor Gatehouse accepts and the ceiling
+// Check accepts.
 func (p Params) Validate() error {
 	if p.MemoryKiB < DefaultParams.MemoryKiB || p.Iterations < DefaultParams.Iterations || p.Parallelism < 1 {
 		return fmt.Errorf("argon2id parameters m=%d t=%d p=%d are below the minimum m=%d t=%d p=%d",
 			p.MemoryKiB, p.Iterations, p.Parallelism,
 			DefaultParams.MemoryKiB, DefaultParams.Iterations, DefaultParams.Parallelism)
+	}
+	if p.MemoryKiB > maxMemoryKiB || p.Iterations > maxIterations {
+		return fmt.Errorf("argon2id parameters m=%d t=%d are above the maximum m=%d t=%d",
+			p.MemoryKiB, p.Iterations, maxMemoryKiB, maxIterations)
 	}
 	return nil
 }
@@ -114,14 +129,17 @@ func parse(s string) (phc, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return phc{}, ErrMalformed
 	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+	// Exact matches, not fmt.Sscanf: Sscanf skips spaces and ignores
+	// whatever follows the last verb, so "v=19x" or "p=1,x=2" would pass.
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return phc{}, ErrMalformed
 	}
 	var out phc
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &out.params.MemoryKiB, &out.params.Iterations, &out.params.Parallelism); err != nil {
+	m, t, p, ok := cutParams(parts[3])
+	if !ok {
 		return phc{}, ErrMalformed
 	}
+	out.params = Params{MemoryKiB: uint32(m), Iterations: uint32(t), Parallelism: uint8(p)}
 	var err error
 	if out.salt, err = b64.DecodeString(parts[4]); err != nil || len(out.salt) < 8 {
 		return phc{}, ErrMalformed
@@ -129,11 +147,38 @@ func parse(s string) (phc, error) {
 	if out.key, err = b64.DecodeString(parts[5]); err != nil || len(out.key) < 16 {
 		return phc{}, ErrMalformed
 	}
-	// Refuse parameters that would let a tampered row exhaust memory or CPU.
-	if out.params.MemoryKiB > 4<<20 || out.params.Iterations > 64 || out.params.Parallelism == 0 {
+	// Refuse parameters that would let a tampered row exhaust memory or
+	// CPU, and those RFC 9106 §3.1 rules out (t ≥ 1, p ≥ 1, m ≥ 8p), which
+	// would otherwise make argon2.IDKey panic (t = 0) or quietly raise m.
+	pr := out.params
+	if pr.MemoryKiB > maxMemoryKiB || pr.Iterations > maxIterations ||
+		pr.Iterations < 1 || pr.Parallelism < 1 || pr.MemoryKiB < 8*uint32(pr.Parallelism) {
 		return phc{}, ErrMalformed
 	}
 	return out, nil
+}
+
+// cutParams parses exactly "m=<uint32>,t=<uint32>,p=<uint8>".
+func cutParams(s string) (m, t, p uint64, ok bool) {
+	fields := strings.Split(s, ",")
+	if len(fields) != 3 {
+		return 0, 0, 0, false
+	}
+	num := func(field, name string, bits int) uint64 {
+		v, found := strings.CutPrefix(field, name+"=")
+		if !found {
+			ok = false
+			return 0
+		}
+		n, err := strconv.ParseUint(v, 10, bits) // no sign, no spaces
+		if err != nil {
+			ok = false
+		}
+		return n
+	}
+	ok = true
+	m, t, p = num(fields[0], "m", 32), num(fields[1], "t", 32), num(fields[2], "p", 8)
+	return m, t, p, ok
 }
 
 // Check reports whether pw matches the PHC string, in constant time with

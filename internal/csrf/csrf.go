@@ -33,7 +33,9 @@ func New(key []byte) *Keyed {
 	return &Keyed{key: append([]byte(nil), key...)}
 }
 
-var b64 = base64.RawURLEncoding
+// Strict: unused low bits in a token's last characters must be zero, so a
+// token has one spelling and cannot be altered without failing the check.
+var b64 = base64.RawURLEncoding.Strict()
 
 func (k *Keyed) mac(sid string, nonce []byte) []byte {
 	m := hmac.New(sha256.New, k.key)

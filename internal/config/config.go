@@ -210,6 +210,10 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	pub := c.PublicURL
 	if pub == "" {
 		switch {
+		case tls && unspecified(host):
+			// "https://[::]:8443" would become the issuer and the
+			// origin logins must come from.
+			bad("public_url is required when listening on every interface (%s): the https URL browsers use", listenAddr)
 		case tls:
 			pub = "https://" + listenAddr
 		case loopback:
@@ -228,14 +232,21 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 			bad("public_url %q must use https (plain http is allowed only for localhost)", pub)
 		default:
 			u.Path, u.RawQuery, u.Fragment = strings.TrimSuffix(u.Path, "/"), "", ""
+			u.ForceQuery = false // "https://host/?" would keep its "?"
+			u.Host = strings.TrimPrefix(origin(u), u.Scheme+"://")
 			r.PublicURL = u
 		}
 	}
+	// The server matches Origin headers against these strings exactly, so
+	// each is kept in the form a browser sends.
+	r.AllowedOrigins = nil
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(o, u.Scheme+"://"+u.Host) {
 			bad("allowed_origins: %q must be scheme://host[:port] with nothing after", o)
+			continue
 		}
+		r.AllowedOrigins = append(r.AllowedOrigins, origin(u))
 	}
 	if c.Audience == "" && r.PublicURL != nil {
 		r.Audience = r.PublicURL.String()
@@ -281,6 +292,27 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 		return r, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return r, nil
+}
+
+// origin returns u's scheme, host and port as a browser serialises them in
+// an Origin header (RFC 6454 §6.2): lower case, without the scheme's
+// default port.
+func origin(u *url.URL) string {
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return u.Scheme + "://" + host
+}
+
+// unspecified reports whether host is no particular address: listening on
+// it means every interface.
+func unspecified(host string) bool {
+	if host == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsUnspecified()
 }
 
 func isLoopback(host string) bool {

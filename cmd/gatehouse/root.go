@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
@@ -93,10 +95,31 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	keys := token.NewKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, 10*time.Second)
 	issuer := token.NewIssuer(keys, e.clock, issuerURL, []string{cfg.Audience}, cfg.AccessTokenTTL)
 	verifier := token.NewVerifier(keys, e.clock, issuerURL, cfg.Audience, cfg.ClockLeeway)
-	engine := session.New(db, password.NewHasher(cfg.Argon2), issuer, csrf.New(csrfKey), e.clock, log, session.Config{
+	ll := cfg.LoginLimits
+	engine := session.New(session.Deps{
+		Store:  db,
+		Hasher: password.NewHasher(cfg.Argon2),
+		Tokens: issuer,
+		CSRF:   csrf.New(csrfKey),
+		Clock:  e.clock,
+		Log:    log,
+		Admission: password.NewAdmission(cfg.Argon2, int64(cfg.HashMemoryBudgetMiB)<<20,
+			cfg.HashQueue, cfg.HashQueueWait),
+		Limiter: limiter.New(limiter.Config{
+			IPRate:                 rate.Limit(float64(ll.IPPerMinute) / 60),
+			IPBurst:                ll.IPBurst,
+			FreeFailures:           ll.FreeFailures,
+			BaseDelay:              ll.BackoffBase,
+			MaxDelay:               ll.BackoffMax,
+			LockAfter:              ll.LockAfter,
+			LockFor:                ll.LockFor,
+			AccountFailuresPerHour: ll.AccountFailuresPerHour,
+		}),
+	}, session.Config{
 		Grace:       cfg.RefreshGrace,
 		IdleTimeout: cfg.SessionIdleTimeout,
 		Lifetime:    cfg.SessionLifetime,
+		Retention:   cfg.SessionRetention,
 	})
 	return &app{db: db, keys: keys, issuer: issuer, verifier: verifier, engine: engine, log: log}, nil
 }

@@ -8,13 +8,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/server"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
+
+// memoryOverheadMiB is what the server needs besides password hashing:
+// the runtime, SQLite's caches, connections and request buffers.
+const memoryOverheadMiB = 128
 
 func newServeCmd(e *env) *cobra.Command {
 	var f config.Config
@@ -84,6 +90,16 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if err := e.bootstrapAdmin(ctx, a); err != nil {
 		return err
 	}
+	// Password hashing is the one large, bursty allocation; with its
+	// budget bounded, a soft memory limit of budget plus a fixed overhead
+	// keeps the garbage collector from letting the heap run to twice the
+	// live size under a login flood. GOMEMLIMIT, when set, wins.
+	if e.getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.HashMemoryBudgetMiB+memoryOverheadMiB) << 20)
+	}
+	pruneCtx, stopPruner := context.WithCancel(ctx)
+	defer stopPruner()
+	go a.engine.RunPruner(pruneCtx, time.Hour)
 	handler, err := server.New(a.engine, a.verifier, a.keys, log, e.clock, server.Config{
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
@@ -145,7 +161,7 @@ func (e *env) bootstrapAdmin(ctx context.Context, a *app) error {
 		return err
 	}
 	pw := rand.Text()
-	if _, err := a.engine.AddUser(ctx, "admin", pw, []string{"admin"}); err != nil {
+	if _, err := a.engine.AddUser(ctx, session.Actor{ID: "bootstrap"}, "admin", pw, []string{"admin"}); err != nil {
 		return fmt.Errorf("create first admin: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "Created user \"admin\" with password %s\nThis password is shown only now; change it with: gatehouse user passwd admin --password-stdin\n", pw)

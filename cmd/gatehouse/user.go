@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 // withApp loads and resolves the configuration and opens the core for a
@@ -71,7 +73,7 @@ func newUserCmd(e *env) *cobra.Command {
 				pw, generated = rand.Text(), true
 			}
 			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				u, err := a.engine.AddUser(ctx, args[0], pw, roles)
+				u, err := a.engine.AddUser(ctx, session.CLI, args[0], pw, roles)
 				if err != nil {
 					return err
 				}
@@ -92,7 +94,7 @@ func newUserCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				users, err := a.engine.Users(ctx)
+				users, err := a.engine.Users(ctx, store.UserQuery{})
 				if err != nil {
 					return err
 				}
@@ -118,7 +120,11 @@ func newUserCmd(e *env) *cobra.Command {
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return e.withApp(cmd, func(ctx context.Context, a *app) error {
-					u, err := a.engine.SetDisabled(ctx, args[0], disabled)
+					u, err := a.engine.User(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					u, err = a.engine.SetDisabled(ctx, session.CLI, u.ID, disabled)
 					if err != nil {
 						return err
 					}
@@ -143,7 +149,11 @@ func newUserCmd(e *env) *cobra.Command {
 				return err
 			}
 			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				u, err := a.engine.SetPassword(ctx, args[0], pw)
+				u, err := a.engine.User(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				u, err = a.engine.SetPassword(ctx, session.CLI, u.ID, pw)
 				if err != nil {
 					return err
 				}
@@ -161,18 +171,18 @@ func newUserCmd(e *env) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				if len(args) == 1 && !clear {
-					u, err := a.engine.User(ctx, args[0])
-					if err != nil {
-						return err
-					}
-					fmt.Fprintln(e.stdout, strings.Join(u.Roles, " "))
-					return nil
-				}
 				if clear && len(args) > 1 {
 					return errors.New("give roles or --clear, not both")
 				}
-				u, err := a.engine.SetRoles(ctx, args[0], args[1:])
+				u, err := a.engine.User(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if len(args) == 1 && !clear {
+					fmt.Fprintln(e.stdout, strings.Join(u.Roles, " "))
+					return nil
+				}
+				u, err = a.engine.SetRoles(ctx, session.CLI, u.ID, args[1:])
 				if err != nil {
 					return err
 				}

@@ -49,7 +49,17 @@ type Config struct {
 	KeyActivationDelay time.Duration `yaml:"key_activation_delay"`
 	JWKSMaxAge         time.Duration `yaml:"jwks_max_age"`
 
+	SessionRetention time.Duration `yaml:"session_retention"`
+
 	Argon2 password.Params `yaml:"argon2"`
+	// HashMemoryBudgetMiB bounds the memory concurrent password hashes
+	// use; logins beyond it queue (HashQueue deep, HashQueueWait long) and
+	// then get 503.
+	HashMemoryBudgetMiB int           `yaml:"hash_memory_budget_mib"`
+	HashQueue           int           `yaml:"hash_queue"`
+	HashQueueWait       time.Duration `yaml:"hash_queue_wait"`
+
+	LoginLimits LoginLimits `yaml:"login_limits"`
 
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
 	MaxHeaderBytes int           `yaml:"max_header_bytes"`
@@ -59,27 +69,53 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 }
 
+// LoginLimits is the brute-force defence policy (docs/security/lockout.md).
+type LoginLimits struct {
+	IPPerMinute            int           `yaml:"ip_per_minute"`
+	IPBurst                int           `yaml:"ip_burst"`
+	FreeFailures           int           `yaml:"free_failures"`
+	BackoffBase            time.Duration `yaml:"backoff_base"`
+	BackoffMax             time.Duration `yaml:"backoff_max"`
+	LockAfter              int           `yaml:"lock_after"`
+	LockFor                time.Duration `yaml:"lock_for"`
+	AccountFailuresPerHour int           `yaml:"account_failures_per_hour"`
+}
+
 // Default returns the development defaults: loopback, plain HTTP (browsers
 // treat http://localhost as a secure context, so Secure cookies work),
 // SQLite in ./data.
 func Default() Config {
 	return Config{
-		Listen:             "localhost:8080",
-		Data:               "./data",
-		SigningAlg:         token.ES256,
-		AccessTokenTTL:     5 * time.Minute,
-		ClockLeeway:        30 * time.Second,
-		RefreshGrace:       10 * time.Second,
-		SessionIdleTimeout: 7 * 24 * time.Hour,
-		SessionLifetime:    30 * 24 * time.Hour,
-		KeyActivationDelay: 10 * time.Minute,
-		JWKSMaxAge:         5 * time.Minute,
-		Argon2:             password.DefaultParams,
-		MaxBodyBytes:       64 << 10,
-		MaxHeaderBytes:     16 << 10,
-		RequestTimeout:     10 * time.Second,
-		LogLevel:           "info",
-		LogFormat:          "text",
+		Listen:              "localhost:8080",
+		Data:                "./data",
+		SigningAlg:          token.ES256,
+		AccessTokenTTL:      5 * time.Minute,
+		ClockLeeway:         30 * time.Second,
+		RefreshGrace:        10 * time.Second,
+		SessionIdleTimeout:  7 * 24 * time.Hour,
+		SessionLifetime:     30 * 24 * time.Hour,
+		KeyActivationDelay:  10 * time.Minute,
+		JWKSMaxAge:          5 * time.Minute,
+		SessionRetention:    30 * 24 * time.Hour,
+		Argon2:              password.DefaultParams,
+		HashMemoryBudgetMiB: 256,
+		HashQueue:           256,
+		HashQueueWait:       5 * time.Second,
+		LoginLimits: LoginLimits{
+			IPPerMinute:            60,
+			IPBurst:                20,
+			FreeFailures:           3,
+			BackoffBase:            time.Second,
+			BackoffMax:             time.Minute,
+			LockAfter:              10,
+			LockFor:                15 * time.Minute,
+			AccountFailuresPerHour: 100,
+		},
+		MaxBodyBytes:   64 << 10,
+		MaxHeaderBytes: 16 << 10,
+		RequestTimeout: 10 * time.Second,
+		LogLevel:       "info",
+		LogFormat:      "text",
 	}
 }
 
@@ -274,6 +310,17 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	}
 	if c.KeyActivationDelay < 0 {
 		bad("key_activation_delay must not be negative")
+	}
+	if c.SessionRetention < 0 {
+		bad("session_retention must not be negative")
+	}
+	if c.HashMemoryBudgetMiB*1024 < int(c.Argon2.MemoryKiB) || c.HashQueue < 0 || c.HashQueueWait <= 0 {
+		bad("hash_memory_budget_mib must hold at least one hash (argon2.memory_kib), hash_queue must not be negative and hash_queue_wait must be positive")
+	}
+	l := c.LoginLimits
+	if l.IPPerMinute <= 0 || l.IPBurst <= 0 || l.FreeFailures <= 0 || l.BackoffBase <= 0 || l.BackoffMax < l.BackoffBase ||
+		l.LockAfter < l.FreeFailures || l.LockFor <= 0 || l.AccountFailuresPerHour <= 0 || l.AccountFailuresPerHour > 100 {
+		bad("login_limits: every value must be positive, backoff_max >= backoff_base, lock_after >= free_failures, and account_failures_per_hour at most 100 (ASVS 6.1.1)")
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 4096 {
 		bad("max_body_bytes must be at least 1024 and max_header_bytes at least 4096")

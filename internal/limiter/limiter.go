@@ -210,8 +210,11 @@ func (l *Limiter) Allow(ip, acct string, now time.Time) (ok bool, retryAfter tim
 }
 
 // Failure records a failed login (wrong password, unknown or disabled
-// user: all the same here).
-func (l *Limiter) Failure(ip, acct string, now time.Time) {
+// user: all the same here) and reports which limit, if any, this failure
+// tripped: back-off or lock for the pair, or the account-wide ceiling.
+// Only trips are worth an audit event; counting every refused attempt
+// would let an attacker fill the audit log.
+func (l *Limiter) Failure(ip, acct string, now time.Time) (tripped Reason) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -226,9 +229,15 @@ func (l *Limiter) Failure(ip, acct string, now time.Time) {
 	switch {
 	case f.n >= l.cfg.LockAfter:
 		f.notUntil = now.Add(l.cfg.LockFor)
+		if f.n == l.cfg.LockAfter {
+			tripped = ReasonLocked
+		}
 	case f.n >= l.cfg.FreeFailures:
 		d := l.cfg.BaseDelay << min(f.n-l.cfg.FreeFailures, 30)
 		f.notUntil = now.Add(min(d, l.cfg.MaxDelay))
+		if f.n == l.cfg.FreeFailures {
+			tripped = ReasonBackoff
+		}
 	}
 	a := l.accounts[acct]
 	if a == nil {
@@ -236,6 +245,10 @@ func (l *Limiter) Failure(ip, acct string, now time.Time) {
 		l.accounts[acct] = a
 	}
 	a.add(now)
+	if a.count(now) == l.cfg.AccountFailuresPerHour {
+		tripped = ReasonAccount
+	}
+	return tripped
 }
 
 // Success clears the (account, IP) pair's failures: the user proved they

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -93,6 +94,23 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeProblem(w, http.StatusUnauthorized, CodeSessionEnded, "the session has ended; log in again")
 	case errors.Is(err, session.ErrRefreshReuse):
 		writeProblem(w, http.StatusUnauthorized, CodeRefreshReused, "refresh token was already used; the session has been ended")
+	case errors.Is(err, session.ErrRateLimited):
+		var rl *session.RateLimitError
+		retry := time.Second
+		if errors.As(err, &rl) {
+			retry = rl.RetryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+		writeProblem(w, http.StatusTooManyRequests, CodeRateLimited, "too many login attempts; retry later")
+	case errors.Is(err, session.ErrBusy):
+		w.Header().Set("Retry-After", "2")
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "the server is busy; retry shortly")
+	case errors.Is(err, session.ErrUserNotFound):
+		writeProblem(w, http.StatusNotFound, CodeNotFound, "no such user")
+	case errors.Is(err, session.ErrSessionNotFound):
+		writeProblem(w, http.StatusNotFound, CodeNotFound, "no such session")
+	case errors.Is(err, session.ErrUserExists):
+		writeProblem(w, http.StatusConflict, CodeConflict, "a user with this username exists")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "the request took too long")

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
 // TestBadInput: malformed, oversize and hostile input gets a 4xx
@@ -95,10 +97,11 @@ func TestBadInput(t *testing.T) {
 // account give byte-identical responses.
 func TestLoginFailuresLookAlike(t *testing.T) {
 	g := newGH(t)
-	if _, err := g.Engine.AddUser(t.Context(), "bob", "another good password", nil); err != nil {
+	bob, err := g.Engine.AddUser(t.Context(), session.CLI, "bob", "another good password", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Engine.SetDisabled(t.Context(), "bob", true); err != nil {
+	if _, err := g.Engine.SetDisabled(t.Context(), session.CLI, bob.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	var bodies []string

@@ -85,7 +85,7 @@ func newGH(t *testing.T, opts ...option) *gh {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	if _, err := f.Engine.AddUser(context.Background(), testUser, testPassword, []string{"reader"}); err != nil {
+	if _, err := f.Engine.AddUser(context.Background(), session.CLI, testUser, testPassword, []string{"reader"}); err != nil {
 		t.Fatal(err)
 	}
 	return &gh{t: t, URL: base, Origin: base, Clock: f.Clock, DB: f.DB, Engine: f.Engine, Keys: f.Keys, Logs: logs, srv: srv}

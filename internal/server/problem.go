@@ -38,6 +38,9 @@ const (
 	CodeNotFound            = "not_found"
 	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeUnavailable         = "unavailable"
+	CodeRateLimited         = "rate_limited"
+	CodeConflict            = "conflict"
+	CodeForbidden           = "forbidden"
 	CodeInternal            = "internal_error"
 )
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
@@ -42,7 +43,34 @@ var (
 	// ErrUserNotFound: no such user (administration only; login never
 	// says this).
 	ErrUserNotFound = errors.New("session: user not found")
+	// ErrSessionNotFound: no such session, or not one of the caller's.
+	ErrSessionNotFound = errors.New("session: session not found")
+	// ErrRateLimited is matched (errors.Is) by every *RateLimitError.
+	ErrRateLimited = errors.New("session: too many login attempts")
+	// ErrBusy: the password-hashing budget is exhausted; retry shortly.
+	ErrBusy = errors.New("session: busy")
 )
+
+// RateLimitError is a login refused by the brute-force defence before the
+// password was looked at.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	Reason     limiter.Reason
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("session: too many login attempts (%s); retry in %s", e.Reason, e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+// Limiter is the brute-force defence the engine consults on every login.
+type Limiter interface {
+	Allow(ip, account string, now time.Time) (ok bool, retryAfter time.Duration, why limiter.Reason)
+	Failure(ip, account string, now time.Time) (tripped limiter.Reason)
+	Success(ip, account string, now time.Time)
+}
 
 // Store is what the engine needs from storage. The store package's
 // sentinel errors (store.ErrNotFound, store.ErrConflict,
@@ -51,15 +79,22 @@ type Store interface {
 	CreateUser(ctx context.Context, u store.User) error
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
-	ListUsers(ctx context.Context) ([]store.User, error)
+	// ListUsers returns the users matching q, ordered by username.
+	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
 	CountUsers(ctx context.Context) (int, error)
+	// DeleteUser removes the user, its sessions and refresh tokens, and
+	// appends ev, in one transaction; store.ErrNotFound if unknown.
+	DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error
 	// UpdateUser applies fn to the user inside one transaction.
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
 
 	// CreateSession stores a session and its first refresh token atomically.
 	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
 	SessionByID(ctx context.Context, id string) (store.Session, error)
-	SessionsByUser(ctx context.Context, userID string) ([]store.Session, error)
+	// ListSessions returns the sessions matching q, newest first.
+	ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
+	// PruneSessions deletes sessions that ended before endedBefore.
+	PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error)
 	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
 	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
 	// returns store.ErrAlreadySpent and writes nothing.
@@ -71,6 +106,8 @@ type Store interface {
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
 
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+	// AuditEvents returns the events matching f, newest first.
+	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 }
 
 // Config holds the engine's policy.
@@ -85,25 +122,60 @@ type Config struct {
 	// Lifetime ends a session this long after the user authenticated,
 	// however active it is.
 	Lifetime time.Duration
+	// Retention is how long an ended session stays in the registry (for
+	// users and admins to see) before the pruning job deletes it.
+	Retention time.Duration
+}
+
+// Deps are the engine's collaborators. Admission and Limiter may be nil
+// (no bound, no brute-force defence: tests and tools only).
+type Deps struct {
+	Store     Store
+	Hasher    *password.Hasher
+	Tokens    *token.Issuer
+	CSRF      *csrf.Keyed
+	Clock     clock.Clock
+	Log       *slog.Logger
+	Admission *password.Admission
+	Limiter   Limiter
 }
 
 // Engine runs logins, refreshes and logouts.
 type Engine struct {
-	store  Store
-	hasher *password.Hasher
-	tokens *token.Issuer
-	csrf   *csrf.Keyed
-	clock  clock.Clock
-	log    *slog.Logger
-	cfg    Config
+	store     Store
+	hasher    *password.Hasher
+	tokens    *token.Issuer
+	csrf      *csrf.Keyed
+	clock     clock.Clock
+	log       *slog.Logger
+	admission *password.Admission
+	limiter   Limiter
+	cfg       Config
 }
 
-// New returns an Engine. Every dependency is required.
-func New(s Store, h *password.Hasher, t *token.Issuer, c *csrf.Keyed, clk clock.Clock, log *slog.Logger, cfg Config) *Engine {
+// New returns an Engine.
+func New(d Deps, cfg Config) *Engine {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "gatehouse"
 	}
-	return &Engine{store: s, hasher: h, tokens: t, csrf: c, clock: clk, log: log, cfg: cfg}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	return &Engine{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, csrf: d.CSRF, clock: d.Clock, log: d.Log,
+		admission: d.Admission, limiter: d.Limiter, cfg: cfg}
+}
+
+// hashing runs fn inside the memory budget for password hashing.
+func (e *Engine) hashing(ctx context.Context, fn func()) error {
+	if e.admission != nil {
+		release, err := e.admission.Acquire(ctx)
+		if err != nil {
+			return ErrBusy
+		}
+		defer release()
+	}
+	fn()
+	return nil
 }
 
 // Client describes who is on the other end of a request.
@@ -125,7 +197,9 @@ type Grant struct {
 
 // Login checks the credentials and starts a new session. Every failure of
 // the credentials themselves is ErrInvalidCredentials and costs one
-// password hash, whether or not the user exists.
+// password hash, whether or not the user exists. The brute-force defence
+// runs first: a refused attempt (*RateLimitError) never reaches the hash,
+// so it is no oracle for the password.
 func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Grant, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
@@ -134,32 +208,55 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 	if len(pw) == 0 || len(pw) > password.MaxBytes {
 		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)
 	}
+	now := e.clock.Now()
+	if e.limiter != nil {
+		if ok, retry, why := e.limiter.Allow(cl.IP, name, now); !ok {
+			e.log.Info("login refused by rate limit", "reason", string(why), "ip", cl.IP, "retry_after", retry)
+			return nil, &RateLimitError{RetryAfter: retry, Reason: why}
+		}
+	}
 	u, err := e.store.UserByUsername(ctx, name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		e.hasher.CheckNobody(pw)
-		e.audit(ctx, store.AuditEvent{Type: "login_failure", Outcome: "failure", Detail: "unknown user"}, cl)
-		return nil, ErrInvalidCredentials
-	case err != nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("session: login: %w", err)
 	}
-	ok, err := e.hasher.Check(pw, u.PasswordHash)
-	if err != nil {
-		e.log.Error("stored password hash is malformed", "user_id", u.ID, "err", err)
+	found := err == nil
+	var ok bool
+	herr := e.hashing(ctx, func() {
+		if !found {
+			e.hasher.CheckNobody(pw)
+			return
+		}
+		var err error
+		if ok, err = e.hasher.Check(pw, u.PasswordHash); err != nil {
+			e.log.Error("stored password hash is malformed", "user_id", u.ID, "err", err)
+		}
+	})
+	if herr != nil {
+		return nil, herr
 	}
-	if !ok || u.Disabled {
-		detail := "wrong password"
-		if ok {
+	if !found || !ok || u.Disabled {
+		detail := "unknown user"
+		switch {
+		case found && !ok:
+			detail = "wrong password"
+		case found:
 			detail = "user disabled"
 		}
 		e.audit(ctx, store.AuditEvent{Type: "login_failure", UserID: u.ID, Outcome: "failure", Detail: detail}, cl)
+		if e.limiter != nil {
+			if tripped := e.limiter.Failure(cl.IP, name, now); tripped != "" {
+				e.audit(ctx, store.AuditEvent{Type: "rate_limit_tripped", UserID: u.ID, Outcome: "failure", Detail: string(tripped)}, cl)
+			}
+		}
 		return nil, ErrInvalidCredentials
+	}
+	if e.limiter != nil {
+		e.limiter.Success(cl.IP, name, now)
 	}
 	if e.hasher.NeedsRehash(u.PasswordHash) {
 		e.rehash(ctx, u, pw)
 	}
 
-	now := e.clock.Now()
 	s := store.Session{
 		ID:                newID(),
 		UserID:            u.ID,
@@ -189,7 +286,10 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 }
 
 func (e *Engine) rehash(ctx context.Context, u store.User, pw string) {
-	fresh := e.hasher.Hash(pw)
+	var fresh string
+	if err := e.hashing(ctx, func() { fresh = e.hasher.Hash(pw) }); err != nil {
+		return // busy: the next login tries again
+	}
 	_, err := e.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		if x.PasswordHash == u.PasswordHash { // not changed meanwhile
 			x.PasswordHash = fresh

@@ -51,7 +51,7 @@ func (f *fixture) refresh(rt string) (*session.Grant, error) {
 
 func withUser(t testing.TB, f *fixture, roles ...string) {
 	t.Helper()
-	if _, err := f.Engine.AddUser(context.Background(), user, pass, roles); err != nil {
+	if _, err := f.Engine.AddUser(context.Background(), session.CLI, user, pass, roles); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -169,12 +169,12 @@ func TestSessionEnds(t *testing.T) {
 		reason string
 	}{
 		{"user disabled", func(t *testing.T, f *fixture) {
-			if _, err := f.Engine.SetDisabled(ctx, user, true); err != nil {
+			if _, err := f.Engine.SetDisabled(ctx, session.CLI, f.rt.User.ID, true); err != nil {
 				t.Fatal(err)
 			}
 		}, "user_disabled"},
 		{"password changed", func(t *testing.T, f *fixture) {
-			if _, err := f.Engine.SetPassword(ctx, user, "a brand new password"); err != nil {
+			if _, err := f.Engine.SetPassword(ctx, session.CLI, f.rt.User.ID, "a brand new password"); err != nil {
 				t.Fatal(err)
 			}
 		}, "password_changed"},
@@ -233,7 +233,7 @@ func TestRolesChangeShowsInNextToken(t *testing.T) {
 	f := newFixture(t, grace, cheap)
 	withUser(t, f, "reader")
 	g := f.login(t)
-	if _, err := f.Engine.SetRoles(context.Background(), user, []string{"writer", "reader", "writer"}); err != nil {
+	if _, err := f.Engine.SetRoles(context.Background(), session.CLI, g.User.ID, []string{"writer", "reader", "writer"}); err != nil {
 		t.Fatal(err)
 	}
 	g = mustRefresh(t, f, g.RefreshToken)
@@ -291,7 +291,7 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("unicode password", func(t *testing.T) {
 		pw := "пароль-😀-密码-ǅ"
-		if _, err := f.Engine.AddUser(ctx, "zoë", pw, nil); err != nil {
+		if _, err := f.Engine.AddUser(ctx, session.CLI, "zoë", pw, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.Engine.Login(ctx, "ZOË", pw, session.Client{}); err != nil {

@@ -193,6 +193,7 @@ func (e *Engine) rotate(ctx context.Context, raw []byte, t store.RefreshToken, s
 		UserAgent: cl.UserAgent,
 		JTI:       g.jti,
 		CSRFHash:  g.Session.CSRFHash,
+		Audit:     e.event(store.AuditEvent{Type: "refresh", UserID: s.UserID, SessionID: s.ID, Outcome: "success"}, cl),
 	})
 	if err != nil {
 		return nil, err

@@ -38,8 +38,18 @@ func NormalizeRoles(roles []string) ([]string, error) {
 	return out, nil
 }
 
+// Actor is who performs an administrative action, for the audit trail:
+// an admin's user id, or "cli" for the command line.
+type Actor struct {
+	ID     string
+	Client Client
+}
+
+// CLI is the actor for the gatehouse command line.
+var CLI = Actor{ID: "cli"}
+
 // AddUser creates a user. Returns ErrUserExists or ErrInvalidInput.
-func (e *Engine) AddUser(ctx context.Context, username, pw string, roles []string) (store.User, error) {
+func (e *Engine) AddUser(ctx context.Context, actor Actor, username, pw string, roles []string) (store.User, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return store.User{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
@@ -50,14 +60,18 @@ func (e *Engine) AddUser(ctx context.Context, username, pw string, roles []strin
 	if roles, err = NormalizeRoles(roles); err != nil {
 		return store.User{}, err
 	}
+	var hash string
+	if err := e.hashing(ctx, func() { hash = e.hasher.Hash(pw) }); err != nil {
+		return store.User{}, err
+	}
 	now := e.clock.Now()
-	u := store.User{ID: newID(), Username: name, PasswordHash: e.hasher.Hash(pw), Roles: roles, CreatedAt: now, UpdatedAt: now}
+	u := store.User{ID: newID(), Username: name, PasswordHash: hash, Roles: roles, CreatedAt: now, UpdatedAt: now}
 	if err := e.store.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
 		return store.User{}, ErrUserExists
 	} else if err != nil {
 		return store.User{}, fmt.Errorf("session: add user: %w", err)
 	}
-	e.audit(ctx, store.AuditEvent{Type: "user_created", UserID: u.ID, Outcome: "success"}, Client{})
+	e.audit(ctx, store.AuditEvent{Type: "user_created", ActorID: actor.ID, UserID: u.ID, Outcome: "success"}, actor.Client)
 	return u, nil
 }
 
@@ -74,8 +88,20 @@ func (e *Engine) User(ctx context.Context, username string) (store.User, error) 
 	return u, err
 }
 
-// Users lists every user.
-func (e *Engine) Users(ctx context.Context) ([]store.User, error) { return e.store.ListUsers(ctx) }
+// UserByID returns the user with the id. Returns ErrUserNotFound.
+func (e *Engine) UserByID(ctx context.Context, id string) (store.User, error) {
+	u, err := e.store.UserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, ErrUserNotFound
+	}
+	return u, err
+}
+
+// Users lists users matching q (search is case-folded like usernames).
+func (e *Engine) Users(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	q.Search = strings.ToLower(strings.TrimSpace(q.Search))
+	return e.store.ListUsers(ctx, q)
+}
 
 // HasUsers reports whether any user exists (first start creates an admin).
 func (e *Engine) HasUsers(ctx context.Context) (bool, error) {
@@ -83,15 +109,11 @@ func (e *Engine) HasUsers(ctx context.Context) (bool, error) {
 	return n > 0, err
 }
 
-// update applies fn to the named user and records the change. When end is
-// set the user's credential version moves on and every session of the user
-// is revoked at once (ASVS 7.4.2), not only at its next refresh.
-func (e *Engine) update(ctx context.Context, username, event string, end bool, fn func(*store.User) error) (store.User, error) {
-	u, err := e.User(ctx, username)
-	if err != nil {
-		return store.User{}, err
-	}
-	u, err = e.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+// update applies fn to the user with the id and records the change. When
+// end is set the user's credential version moves on and every session of
+// the user is revoked at once (ASVS 7.4.2), not only at its next refresh.
+func (e *Engine) update(ctx context.Context, actor Actor, id, event string, end bool, fn func(*store.User) error) (store.User, error) {
+	u, err := e.store.UpdateUser(ctx, id, func(x *store.User) error {
 		if err := fn(x); err != nil {
 			return err
 		}
@@ -106,7 +128,7 @@ func (e *Engine) update(ctx context.Context, username, event string, end bool, f
 	} else if err != nil {
 		return store.User{}, err
 	}
-	ev := e.event(store.AuditEvent{Type: event, UserID: u.ID, Outcome: "success"}, Client{})
+	ev := e.event(store.AuditEvent{Type: event, ActorID: actor.ID, UserID: u.ID, Outcome: "success"}, actor.Client)
 	if end {
 		if _, err := e.store.RevokeUserSessions(ctx, u.ID, "", event, e.clock.Now(), ev); err != nil {
 			return u, fmt.Errorf("session: end sessions: %w", err)
@@ -121,24 +143,27 @@ func (e *Engine) update(ctx context.Context, username, event string, end bool, f
 
 // SetPassword replaces the user's password and ends all the user's
 // sessions.
-func (e *Engine) SetPassword(ctx context.Context, username, pw string) (store.User, error) {
+func (e *Engine) SetPassword(ctx context.Context, actor Actor, id, pw string) (store.User, error) {
 	if err := password.Validate(pw); err != nil {
 		return store.User{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	hash := e.hasher.Hash(pw)
-	return e.update(ctx, username, "password_changed", true, func(u *store.User) error {
+	var hash string
+	if err := e.hashing(ctx, func() { hash = e.hasher.Hash(pw) }); err != nil {
+		return store.User{}, err
+	}
+	return e.update(ctx, actor, id, "password_changed", true, func(u *store.User) error {
 		u.PasswordHash = hash
 		return nil
 	})
 }
 
 // SetDisabled disables (ending every session) or re-enables the user.
-func (e *Engine) SetDisabled(ctx context.Context, username string, disabled bool) (store.User, error) {
+func (e *Engine) SetDisabled(ctx context.Context, actor Actor, id string, disabled bool) (store.User, error) {
 	event := "user_enabled"
 	if disabled {
 		event = "user_disabled"
 	}
-	return e.update(ctx, username, event, disabled, func(u *store.User) error {
+	return e.update(ctx, actor, id, event, disabled, func(u *store.User) error {
 		u.Disabled = disabled
 		return nil
 	})
@@ -146,13 +171,24 @@ func (e *Engine) SetDisabled(ctx context.Context, username string, disabled bool
 
 // SetRoles replaces the user's roles; they show in the next access token
 // (at the latest after one access-token lifetime).
-func (e *Engine) SetRoles(ctx context.Context, username string, roles []string) (store.User, error) {
+func (e *Engine) SetRoles(ctx context.Context, actor Actor, id string, roles []string) (store.User, error) {
 	roles, err := NormalizeRoles(roles)
 	if err != nil {
 		return store.User{}, err
 	}
-	return e.update(ctx, username, "roles_changed", false, func(u *store.User) error {
+	return e.update(ctx, actor, id, "roles_changed", false, func(u *store.User) error {
 		u.Roles = roles
 		return nil
 	})
+}
+
+// DeleteUser removes the user and every session of it. The audit trail
+// about the user is kept.
+func (e *Engine) DeleteUser(ctx context.Context, actor Actor, id string) error {
+	ev := e.event(store.AuditEvent{Type: "user_deleted", ActorID: actor.ID, UserID: id, Outcome: "success"}, actor.Client)
+	err := e.store.DeleteUser(ctx, id, ev)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUserNotFound
+	}
+	return err
 }

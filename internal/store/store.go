@@ -99,14 +99,19 @@ type Rotation struct {
 	UserAgent string
 	JTI       string
 	CSRFHash  []byte
+	// Audit, when its Type is set, is stored in the same transaction.
+	Audit AuditEvent
 }
 
 // AuditEvent is one security-relevant fact. It never holds a password,
 // a token or a CSRF value.
 type AuditEvent struct {
-	ID        int64
-	Time      time.Time
-	Type      string // e.g. "login_success", "refresh_token_reuse"
+	ID   int64
+	Time time.Time
+	Type string // e.g. "login_success", "refresh_token_reuse"
+	// ActorID is who acted when that is not the subject: the admin who
+	// disabled a user, for example. Empty when the subject acted.
+	ActorID   string
 	UserID    string
 	SessionID string
 	IP        string
@@ -128,10 +133,37 @@ type SigningKey struct {
 	ExpiresAt   time.Time // zero: published indefinitely
 }
 
-// AuditFilter selects audit events; zero fields match everything.
+// AuditFilter selects audit events, newest first; zero fields match
+// everything.
 type AuditFilter struct {
 	Type      string
 	UserID    string
+	ActorID   string
 	SessionID string
-	Limit     int
+	Since     time.Time // inclusive
+	Until     time.Time // exclusive
+	// BeforeID pages backwards: only events with a smaller ID.
+	BeforeID int64
+	Limit    int // at most 1000; 0 means 1000
+}
+
+// UserQuery selects users ordered by username.
+type UserQuery struct {
+	// Search matches a substring of the username (case-folded already).
+	Search string
+	// After pages forwards: only usernames sorting after it.
+	After string
+	Limit int // at most 1000; 0 means 1000
+}
+
+// SessionQuery selects sessions, newest first.
+type SessionQuery struct {
+	UserID string // empty: every user
+	// LiveAt, when set, keeps only sessions live at that time: not revoked,
+	// not past ExpiresAt, and used within IdleTimeout before it.
+	LiveAt      time.Time
+	IdleTimeout time.Duration
+	// After pages: only sessions older than the session with this id.
+	After string
+	Limit int // at most 1000; 0 means 1000
 }

@@ -46,6 +46,9 @@ type Options struct {
 	Alg      string
 	Idle     time.Duration
 	Lifetime time.Duration
+	// Limiter and Admission are off unless given.
+	Limiter   session.Limiter
+	Admission *password.Admission
 }
 
 // Fixture is one wired engine.
@@ -111,7 +114,8 @@ func New(t testing.TB, o Options) *Fixture {
 // NewEngine returns another engine over the same database, keys and clock
 // with other hashing parameters (as after a configuration change).
 func (f *Fixture) NewEngine(p password.Params) *session.Engine {
-	return session.New(f.DB, password.NewHasher(p), f.Issuer, csrf.New(f.CSRFKey), f.Clock, f.Log,
+	return session.New(session.Deps{Store: f.DB, Hasher: password.NewHasher(p), Tokens: f.Issuer, CSRF: csrf.New(f.CSRFKey),
+		Clock: f.Clock, Log: f.Log, Limiter: f.opts.Limiter, Admission: f.opts.Admission},
 		session.Config{Grace: f.opts.Grace * boolInt(!f.opts.NoGrace), IdleTimeout: f.opts.Idle, Lifetime: f.opts.Lifetime})
 }
 

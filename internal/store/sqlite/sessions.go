@@ -51,9 +51,15 @@ func (db *DB) SessionByID(ctx context.Context, id string) (store.Session, error)
 	return scanSession(db.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 }
 
-// SessionsByUser returns the user's sessions, newest first.
-func (db *DB) SessionsByUser(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE user_id = ? ORDER BY created_at DESC`, userID)
+// ListSessions returns the sessions matching q, newest first.
+func (db *DB) ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error) {
+	live := !q.LiveAt.IsZero()
+	rows, err := db.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE (? = '' OR user_id = ?)
+		AND (? = 0 OR (revoked_at IS NULL AND expires_at > ? AND last_used_at > ?))
+		AND (? = '' OR (created_at, id) < (SELECT created_at, id FROM sessions WHERE id = ?))
+		ORDER BY created_at DESC, id DESC LIMIT ?`,
+		q.UserID, q.UserID, live, ts(q.LiveAt), ts(q.LiveAt.Add(-q.IdleTimeout)), q.After, q.After, limit(q.Limit))
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -67,6 +73,23 @@ func (db *DB) SessionsByUser(ctx context.Context, userID string) ([]store.Sessio
 		out = append(out, s)
 	}
 	return out, formatError(rows.Err())
+}
+
+// PruneSessions deletes sessions (with their refresh tokens) that ended
+// before endedBefore: revoked then, past their absolute end then, or idle
+// for idle by then. It returns how many it deleted.
+func (db *DB) PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE revoked_at < ? OR expires_at < ? OR last_used_at < ?`,
+			ts(endedBefore), ts(endedBefore), ts(endedBefore.Add(-idle)))
+		if err != nil {
+			return formatError(err)
+		}
+		n, err = res.RowsAffected()
+		return formatError(err)
+	})
+	return int(n), err
 }
 
 // RefreshToken returns the stored refresh token with the hash, or ErrNotFound.
@@ -110,7 +133,10 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
 		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_used_at = ?, last_ip = ?, last_user_agent = ?,
 			last_jti = ?, csrf_hash = ? WHERE id = ?`,
 			ts(r.Now), r.IP, r.UserAgent, r.JTI, r.CSRFHash, r.Next.SessionID)
-		return formatError(err)
+		if err != nil {
+			return formatError(err)
+		}
+		return appendAudit(ctx, tx, r.Audit)
 	})
 }
 

@@ -57,9 +57,11 @@ func (db *DB) UserByID(ctx context.Context, id string) (store.User, error) {
 	return scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
-// ListUsers returns every user ordered by username.
-func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+// ListUsers returns the users matching q, ordered by username.
+func (db *DB) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE (? = '' OR instr(username, ?) > 0) AND username > ?
+		ORDER BY username LIMIT ?`, q.Search, q.Search, q.After, limit(q.Limit))
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -73,6 +75,24 @@ func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 		out = append(out, u)
 	}
 	return out, formatError(rows.Err())
+}
+
+// DeleteUser removes the user with every session and refresh token of it
+// (ON DELETE CASCADE) and appends ev, in one transaction. Audit events
+// about the user stay. Returns ErrNotFound for an unknown id.
+func (db *DB) DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		if err != nil {
+			return formatError(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return formatError(err)
+		} else if n == 0 {
+			return fmt.Errorf("user %s: %w", id, store.ErrNotFound)
+		}
+		return appendAudit(ctx, tx, ev)
+	})
 }
 
 // CountUsers returns how many users exist.

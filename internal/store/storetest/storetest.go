@@ -30,8 +30,11 @@ type Store interface {
 	// UserByUsername and UserByID return the user or ErrNotFound.
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
-	// ListUsers returns every user ordered by username.
-	ListUsers(ctx context.Context) ([]store.User, error)
+	// ListUsers returns the users matching q ordered by username.
+	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
+	// DeleteUser removes the user with its sessions and refresh tokens and
+	// appends ev, in one transaction; ErrNotFound for an unknown id.
+	DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error
 	CountUsers(ctx context.Context) (int, error)
 	// UpdateUser reads, applies fn and writes back in one transaction,
 	// ignoring any change fn makes to the id; ErrNotFound, ErrConflict on
@@ -43,8 +46,10 @@ type Store interface {
 	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
 	// SessionByID returns the session, revoked or not, or ErrNotFound.
 	SessionByID(ctx context.Context, id string) (store.Session, error)
-	// SessionsByUser returns the user's sessions, newest first.
-	SessionsByUser(ctx context.Context, userID string) ([]store.Session, error)
+	// ListSessions returns the sessions matching q, newest first.
+	ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
+	// PruneSessions deletes sessions that ended before endedBefore.
+	PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error)
 	// RefreshToken returns the token with the hash or ErrNotFound.
 	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
 	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
@@ -253,7 +258,7 @@ func testUsers(t *testing.T, s Store) {
 		})
 	}
 
-	list, err := s.ListUsers(ctx)
+	list, err := s.ListUsers(ctx, store.UserQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +450,7 @@ func testSessions(t *testing.T, s Store) {
 			{"u2", nil},
 			{"nobody", nil},
 		} {
-			got, err := s.SessionsByUser(ctx, tt.user)
+			got, err := s.ListSessions(ctx, store.SessionQuery{UserID: tt.user})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -454,7 +459,7 @@ func testSessions(t *testing.T, s Store) {
 				ids = append(ids, sess.ID)
 			}
 			if !reflect.DeepEqual(ids, tt.want) {
-				t.Errorf("SessionsByUser(%s) = %v, want %v", tt.user, ids, tt.want)
+				t.Errorf("ListSessions(%s) = %v, want %v", tt.user, ids, tt.want)
 			}
 		}
 	})

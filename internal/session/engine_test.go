@@ -362,3 +362,33 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// TestPruneAfterRetention: ended sessions stay visible for the retention
+// period, then the pruning job deletes them; live ones are never touched.
+func TestPruneAfterRetention(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, grace, cheap) // retention defaults to 30 days
+	withUser(t, f)
+	ended := f.login(t)
+	if err := f.Engine.Logout(ctx, ended.Session, session.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Clock.Advance(29 * 24 * time.Hour)
+	live := f.login(t)
+	if n, err := f.Engine.Prune(ctx); err != nil || n != 0 {
+		t.Fatalf("prune before retention: %d %v", n, err)
+	}
+	f.Clock.Advance(2 * 24 * time.Hour) // the ended one is now 31 days gone
+	if n, err := f.Engine.Prune(ctx); err != nil || n != 1 {
+		t.Fatalf("prune after retention: %d %v", n, err)
+	}
+	if _, err := f.DB.SessionByID(ctx, ended.Session.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ended session not pruned: %v", err)
+	}
+	if _, err := f.Engine.Live(ctx, live.Session.ID); err != nil {
+		t.Fatalf("live session pruned: %v", err)
+	}
+	if _, err := f.refresh(live.RefreshToken); err != nil {
+		t.Fatalf("live session's token after prune: %v", err)
+	}
+}

@@ -42,6 +42,7 @@ type Config struct {
 	Audience           string        `yaml:"audience"`
 	SigningAlg         string        `yaml:"signing_alg"`
 	AccessTokenTTL     time.Duration `yaml:"access_token_ttl"`
+	AccessTokenScope   string        `yaml:"access_token_scope"`
 	ClockLeeway        time.Duration `yaml:"clock_leeway"`
 	RefreshGrace       time.Duration `yaml:"refresh_grace"`
 	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
@@ -90,6 +91,7 @@ func Default() Config {
 		Data:                "./data",
 		SigningAlg:          token.ES256,
 		AccessTokenTTL:      5 * time.Minute,
+		AccessTokenScope:    "api",
 		ClockLeeway:         30 * time.Second,
 		RefreshGrace:        10 * time.Second,
 		SessionIdleTimeout:  7 * 24 * time.Hour,
@@ -302,6 +304,9 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 			bad("%s must be positive", k)
 		}
 	}
+	if !validScope(c.AccessTokenScope) {
+		bad("access_token_scope %q must be one or more space-separated scope tokens (RFC 6749 §3.3)", c.AccessTokenScope)
+	}
 	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
 		bad("refresh_grace must be between 0 (off) and 1m")
 	}
@@ -350,6 +355,26 @@ func origin(u *url.URL) string {
 		host = strings.TrimSuffix(host, ":"+p)
 	}
 	return u.Scheme + "://" + host
+}
+
+// validScope reports whether s is an RFC 6749 §3.3 scope: tokens of
+// printable ASCII other than space, double quote and backslash, separated
+// by single spaces.
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for tok := range strings.SplitSeq(s, " ") {
+		if tok == "" {
+			return false
+		}
+		for _, c := range []byte(tok) {
+			if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // unspecified reports whether host is no particular address: listening on

@@ -110,10 +110,17 @@ type Store interface {
 	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 }
 
+// DefaultScope is the scope of first-party access tokens unless configured.
+const DefaultScope = "api"
+
 // Config holds the engine's policy.
 type Config struct {
 	// ClientID names the first-party client in sessions and tokens.
 	ClientID string
+	// Scope is the scope claim (RFC 9068 §2.2.3) of first-party access
+	// tokens: what a resource server's guard can require of a session
+	// token, as it would of an OAuth client's. Default "api".
+	Scope string
 	// Grace is how long after a rotation the spent token may be presented
 	// again and receive the same successor. Zero turns the window off.
 	Grace time.Duration
@@ -157,6 +164,9 @@ type Engine struct {
 func New(d Deps, cfg Config) *Engine {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "gatehouse"
+	}
+	if cfg.Scope == "" {
+		cfg.Scope = DefaultScope
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
@@ -316,6 +326,7 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		ClientID:  s.ClientID,
 		AuthTime:  s.AuthTime,
 		Roles:     u.Roles,
+		Scope:     e.cfg.Scope,
 		NotAfter:  s.ExpiresAt,
 	})
 	if err != nil {

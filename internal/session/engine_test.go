@@ -271,7 +271,7 @@ func TestLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Subject != g.User.ID || c.SessionID != g.Session.ID || c.ClientID != "gatehouse" || c.ID == "" ||
+		if c.Subject != g.User.ID || c.SessionID != g.Session.ID || c.ClientID != "gatehouse" || c.Scope != session.DefaultScope || c.ID == "" ||
 			c.AuthTime != g.Session.AuthTime.Unix() || !slices.Equal(c.Roles, []string{"admin"}) || c.Username != user {
 			t.Fatalf("claims: %+v", c)
 		}

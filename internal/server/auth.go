@@ -312,29 +312,22 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 }
 
 // handleSession serves GET /auth/session: who the access token belongs
-// to, and the live session it was issued for.
+// to, and the live session it was issued for (a revoked session's token is
+// refused although its signature is still good).
 func (s *Server) handleSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := s.authenticate(w, r)
+		c, ok := s.requireLive(w, r)
 		if !ok {
 			return
 		}
-		sess, err := s.engine.Live(r.Context(), a.claims.SessionID)
-		if err != nil {
-			if errors.Is(err, session.ErrSessionEnded) {
-				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="session ended"`)
-			}
-			s.engineError(w, r, err)
-			return
-		}
-		roles := a.claims.Roles
+		roles := c.claims.Roles
 		if roles == nil {
 			roles = []string{}
 		}
 		writeJSON(w, http.StatusOK, grantView{
-			User:                 userView{ID: a.claims.Subject, Username: a.claims.Username, Roles: roles},
-			Session:              viewSession(sess),
-			AccessTokenExpiresAt: a.claims.Expiry.Time().UTC(),
+			User:                 userView{ID: c.claims.Subject, Username: c.claims.Username, Roles: roles},
+			Session:              viewSession(c.session),
+			AccessTokenExpiresAt: c.claims.Expiry.Time().UTC(),
 		})
 	})
 }
@@ -414,28 +407,38 @@ func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Ses
 	return sess, true, err
 }
 
+// logoutAllRequest is the optional body of POST /auth/logout-all.
+type logoutAllRequest struct {
+	// KeepCurrent ends every session but the caller's own ("sign out my
+	// other devices").
+	KeepCurrent bool `json:"keep_current"`
+}
+
 // handleLogoutAll serves POST /auth/logout-all: every session of the user
-// ends, this one included.
+// ends, this one included (204, cookies cleared), or with keep_current
+// every other one (200 with how many ended; the caller stays signed in, so
+// its cookies are left alone).
 func (s *Server) handleLogoutAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct{}
+		var req logoutAllRequest
 		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
 			return
 		}
-		a, ok := s.authenticate(w, r)
+		c, ok := s.requireLive(w, r)
 		if !ok {
 			return
 		}
-		if a.viaCookie && !s.csrfOK(r, a.claims.SessionID) {
-			csrfFailed(w)
-			return
+		keep := ""
+		if req.KeepCurrent {
+			keep = c.session.ID
 		}
-		if _, err := s.engine.Live(r.Context(), a.claims.SessionID); err != nil {
+		n, err := s.engine.LogoutAll(r.Context(), c.claims.Subject, keep, s.client(r))
+		if err != nil {
 			s.engineError(w, r, err)
 			return
 		}
-		if _, err := s.engine.LogoutAll(r.Context(), a.claims.Subject, "", s.client(r)); err != nil {
-			s.engineError(w, r, err)
+		if req.KeepCurrent {
+			writeJSON(w, http.StatusOK, revokedView{Revoked: n})
 			return
 		}
 		loggedOut(w)

@@ -91,7 +91,9 @@ func (s *Server) securityHeaders(h http.Handler) http.Handler {
 			// sibling can be reached over plain HTTP to plant cookies.
 			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
-		if strings.HasPrefix(r.URL.Path, "/auth/") {
+		// Session and admin responses describe accounts and sessions; no
+		// shared or browser cache may keep them.
+		if strings.HasPrefix(r.URL.Path, "/auth/") || strings.HasPrefix(r.URL.Path, "/admin/") {
 			hd.Set("Cache-Control", "no-store")
 			hd.Set("Pragma", "no-cache")
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -17,6 +18,7 @@ func (s *Server) routes() http.Handler {
 				allow = append(allow, http.MethodHead)
 			}
 		}
+		slices.Sort(allow) // map order is random; the Allow header is not
 		// Any other method on a known path: 405 with Allow, as problem+json
 		// (ServeMux's own 405 is plain text).
 		mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +32,9 @@ func (s *Server) routes() http.Handler {
 	handle("/auth/logout", map[string]http.Handler{http.MethodPost: s.handleLogout()})
 	handle("/auth/logout-all", map[string]http.Handler{http.MethodPost: s.handleLogoutAll()})
 	handle("/auth/session", map[string]http.Handler{http.MethodGet: s.handleSession()})
+	handle("/auth/sessions", map[string]http.Handler{http.MethodGet: s.handleOwnSessions()})
+	handle("/auth/sessions/{id}", map[string]http.Handler{http.MethodDelete: s.handleRevokeOwnSession()})
+
 	handle("/.well-known/jwks.json", map[string]http.Handler{http.MethodGet: s.handleJWKS()})
 	handle("/healthz", map[string]http.Handler{http.MethodGet: s.handleHealth()})
 

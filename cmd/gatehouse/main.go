@@ -3,6 +3,7 @@
 //
 //	gatehouse serve            run the server
 //	gatehouse user ...         manage users
+//	gatehouse sessions ...     list and end sessions
 //	gatehouse keys ...         list and rotate signing keys
 //
 // main only calls run, so tests can drive the real program, flags,
@@ -18,13 +19,19 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(runProcess(os.Args[1:])) }
+
+// runProcess runs one command as a process does, SIGINT and SIGTERM
+// cancelling it, and returns the exit code. Tests that need a real process
+// (one they can kill) run the test binary through it.
+func runProcess(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gatehouse:", oneLine(err))
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // run executes one gatehouse command. It returns instead of exiting, and

@@ -126,9 +126,29 @@ func startServer(t *testing.T, data string) (base, password string, stop func() 
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data}, envFrom(nil), strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
+	base, password = awaitStart(t, pr, func() error { return <-done })
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatal("server did not shut down")
+			return nil
+		}
+	}
+	return base, password, stop
+}
+
+// awaitStart reads a starting server's standard output until it says where
+// it listens, and returns its public URL and the admin password it printed
+// on a first start (or ""). It keeps draining out afterwards. exited
+// reports why the server stopped, when out ends before that.
+func awaitStart(t *testing.T, out io.Reader, exited func() error) (base, password string) {
+	t.Helper()
 	lines := make(chan string)
 	go func() {
-		sc := bufio.NewScanner(pr)
+		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
@@ -141,7 +161,7 @@ func startServer(t *testing.T, data string) (base, password string, stop func() 
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("server exited: %v", <-done)
+				t.Fatalf("server exited: %v", exited())
 			}
 			if m := passRE.FindStringSubmatch(line); m != nil {
 				password = m[1]
@@ -157,17 +177,7 @@ func startServer(t *testing.T, data string) (base, password string, stop func() 
 		for range lines {
 		}
 	}()
-	stop = func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(15 * time.Second):
-			t.Fatal("server did not shut down")
-			return nil
-		}
-	}
-	return base, password, stop
+	return base, password
 }
 
 // TestQuickStart runs `gatehouse serve` as the README's first command does

@@ -362,8 +362,9 @@ func (e *Engine) event(ev store.AuditEvent, cl Client) store.AuditEvent {
 	ev.Time = e.clock.Now()
 	ev.IP, ev.UserAgent = cl.IP, cl.UserAgent
 	e.log.LogAttrs(context.Background(), slog.LevelInfo, "audit", slog.String("type", ev.Type),
-		slog.String("user_id", ev.UserID), slog.String("session_id", ev.SessionID), slog.String("ip", ev.IP),
-		slog.String("outcome", ev.Outcome), slog.String("detail", ev.Detail))
+		slog.String("user_id", ev.UserID), slog.String("actor_id", ev.ActorID), slog.String("session_id", ev.SessionID),
+		slog.String("ip", ev.IP), slog.String("user_agent", ev.UserAgent), slog.String("outcome", ev.Outcome),
+		slog.String("detail", ev.Detail))
 	return ev
 }
 

@@ -116,6 +116,7 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 			AccountFailuresPerHour: ll.AccountFailuresPerHour,
 		}),
 	}, session.Config{
+		Scope:       cfg.AccessTokenScope,
 		Grace:       cfg.RefreshGrace,
 		IdleTimeout: cfg.SessionIdleTimeout,
 		Lifetime:    cfg.SessionLifetime,

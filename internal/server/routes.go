@@ -35,6 +35,26 @@ func (s *Server) routes() http.Handler {
 	handle("/auth/sessions", map[string]http.Handler{http.MethodGet: s.handleOwnSessions()})
 	handle("/auth/sessions/{id}", map[string]http.Handler{http.MethodDelete: s.handleRevokeOwnSession()})
 
+	handle("/admin/users", map[string]http.Handler{
+		http.MethodGet:  s.handleAdminListUsers(),
+		http.MethodPost: s.handleAdminCreateUser(),
+	})
+	handle("/admin/users/{id}", map[string]http.Handler{
+		http.MethodGet:    s.handleAdminGetUser(),
+		http.MethodDelete: s.handleAdminDeleteUser(),
+	})
+	handle("/admin/users/{id}/disable", map[string]http.Handler{http.MethodPost: s.handleAdminSetDisabled(true)})
+	handle("/admin/users/{id}/enable", map[string]http.Handler{http.MethodPost: s.handleAdminSetDisabled(false)})
+	handle("/admin/users/{id}/roles", map[string]http.Handler{http.MethodPut: s.handleAdminSetRoles()})
+	handle("/admin/users/{id}/password", map[string]http.Handler{http.MethodPost: s.handleAdminSetPassword()})
+	handle("/admin/users/{id}/sessions", map[string]http.Handler{
+		http.MethodGet:    s.handleAdminUserSessions(),
+		http.MethodDelete: s.handleAdminForceLogout(),
+	})
+	handle("/admin/sessions", map[string]http.Handler{http.MethodGet: s.handleAdminListSessions()})
+	handle("/admin/sessions/{id}", map[string]http.Handler{http.MethodDelete: s.handleAdminRevokeSession()})
+	handle("/admin/audit", map[string]http.Handler{http.MethodGet: s.handleAdminAudit()})
+
 	handle("/.well-known/jwks.json", map[string]http.Handler{http.MethodGet: s.handleJWKS()})
 	handle("/healthz", map[string]http.Handler{http.MethodGet: s.handleHealth()})
 

@@ -558,3 +558,21 @@ func TestAdminBadQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminMethodNotAllowed: another method on an admin path is a 405
+// problem listing the allowed ones, in a stable order.
+func TestAdminMethodNotAllowed(t *testing.T) {
+	g := newGH(t)
+	for _, tc := range []struct{ method, path, allow string }{
+		{"PATCH", "/admin/users/x/sessions", "DELETE, GET, HEAD"},
+		{"PUT", "/admin/users", "GET, HEAD, POST"},
+		{"GET", "/admin/users/x/disable", "POST"},
+		{"POST", "/admin/audit", "GET, HEAD"},
+	} {
+		r := doWith(t, http.DefaultClient, g.URL, tc.method, tc.path, nil)
+		wantProblem(t, tc.method+" "+tc.path, r, 405, "method_not_allowed")
+		if got := r.Header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+}

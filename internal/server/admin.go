@@ -373,11 +373,13 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, c caller, 
 		return
 	}
 	live := false
-	if v, ok := q["live"]; ok {
-		if live, err = strconv.ParseBool(v); err != nil {
-			queryProblem(w, badQuery(`live must be "true" or "false"`))
-			return
-		}
+	switch q["live"] {
+	case "", "false":
+	case "true":
+		live = true
+	default:
+		queryProblem(w, badQuery(`live must be "true" or "false"`))
+		return
 	}
 	if userID == "" {
 		userID = q["user_id"]

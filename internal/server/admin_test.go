@@ -544,6 +544,7 @@ func TestAdminBadQuery(t *testing.T) {
 		"/admin/users?serach=a",
 		"/admin/users?search=%zz",
 		"/admin/sessions?live=maybe",
+		"/admin/sessions?live=1",
 		"/admin/sessions?limit=1e3",
 		"/admin/sessions?search=x",
 		"/admin/audit?since=yesterday",

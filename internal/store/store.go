@@ -133,8 +133,9 @@ type SigningKey struct {
 	ExpiresAt   time.Time // zero: published indefinitely
 }
 
-// AuditFilter selects audit events, newest first; zero fields match
-// everything.
+// AuditFilter selects audit events, newest first (highest ID first, the
+// order BeforeID pages along); zero fields match everything, and set
+// fields must all match.
 type AuditFilter struct {
 	Type      string
 	UserID    string
@@ -147,23 +148,35 @@ type AuditFilter struct {
 	Limit    int // at most 1000; 0 means 1000
 }
 
-// UserQuery selects users ordered by username.
+// UserQuery selects users ordered by username, compared byte by byte (as
+// Go compares strings) whatever a backend's collation: After pages along
+// that order, so a locale that ignored punctuation would skip or repeat
+// users between pages.
 type UserQuery struct {
-	// Search matches a substring of the username (case-folded already).
+	// Search matches a substring of the username, literally: the caller
+	// has case-folded it like usernames and the store folds nothing, and
+	// %, _, \ and quotes are characters to find, never pattern syntax (a
+	// username may contain them).
 	Search string
-	// After pages forwards: only usernames sorting after it.
+	// After pages forwards: only usernames sorting after it. It need not
+	// be an existing username.
 	After string
 	Limit int // at most 1000; 0 means 1000
 }
 
-// SessionQuery selects sessions, newest first.
+// SessionQuery selects sessions, newest first: by CreatedAt descending,
+// ties by ID descending, a total order so that After pages without
+// skipping or repeating sessions created in the same instant.
 type SessionQuery struct {
 	UserID string // empty: every user
 	// LiveAt, when set, keeps only sessions live at that time: not revoked,
-	// not past ExpiresAt, and used within IdleTimeout before it.
+	// ExpiresAt after it, and LastUsedAt less than IdleTimeout before it.
+	// This is the engine's own test of whether a session may still be
+	// refreshed, so a session it would refuse is never listed as live.
 	LiveAt      time.Time
 	IdleTimeout time.Duration
-	// After pages: only sessions older than the session with this id.
+	// After pages: only sessions after the session with this id in the
+	// order above.
 	After string
 	Limit int // at most 1000; 0 means 1000
 }

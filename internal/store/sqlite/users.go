@@ -57,7 +57,9 @@ func (db *DB) UserByID(ctx context.Context, id string) (store.User, error) {
 	return scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
-// ListUsers returns the users matching q, ordered by username.
+// ListUsers returns the users matching q, ordered by username (BINARY
+// collation: bytewise, as store.UserQuery asks). The search is instr, not
+// LIKE, so that %, _ and \ in it are matched literally.
 func (db *DB) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
 		WHERE (? = '' OR instr(username, ?) > 0) AND username > ?

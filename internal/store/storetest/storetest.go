@@ -30,10 +30,13 @@ type Store interface {
 	// UserByUsername and UserByID return the user or ErrNotFound.
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
-	// ListUsers returns the users matching q ordered by username.
+	// ListUsers returns the users matching q ordered by username, at most
+	// q.Limit of them (see store.UserQuery).
 	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
 	// DeleteUser removes the user with its sessions and refresh tokens and
-	// appends ev, in one transaction; ErrNotFound for an unknown id.
+	// appends ev, in one transaction; ErrNotFound for an unknown id, and
+	// then nothing is written. Audit events about the user are kept: they
+	// are the record of what the account did.
 	DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error
 	CountUsers(ctx context.Context) (int, error)
 	// UpdateUser reads, applies fn and writes back in one transaction,
@@ -46,9 +49,14 @@ type Store interface {
 	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
 	// SessionByID returns the session, revoked or not, or ErrNotFound.
 	SessionByID(ctx context.Context, id string) (store.Session, error)
-	// ListSessions returns the sessions matching q, newest first.
+	// ListSessions returns the sessions matching q, newest first, at most
+	// q.Limit of them (see store.SessionQuery).
 	ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
-	// PruneSessions deletes sessions that ended before endedBefore.
+	// PruneSessions deletes, with their refresh tokens, the sessions that
+	// ended before endedBefore: revoked before it, ExpiresAt before it, or
+	// LastUsedAt more than idle before it. A session that ended at
+	// endedBefore exactly is kept, and so is every session live then (see
+	// store.SessionQuery.LiveAt). It returns how many sessions it deleted.
 	PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error)
 	// RefreshToken returns the token with the hash or ErrNotFound.
 	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
@@ -62,8 +70,9 @@ type Store interface {
 	// appends ev in one transaction, returning how many it ended.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
 
-	// AppendAudit stores one event; AuditEvents returns the matching
-	// events, newest first.
+	// AppendAudit stores one event; AuditEvents returns the events
+	// matching f, newest first, at most f.Limit of them (see
+	// store.AuditFilter).
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
 	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 
@@ -89,8 +98,12 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		run  func(t *testing.T, s Store)
 	}{
 		{"Users", testUsers},
+		{"ListUsers", testListUsers},
 		{"UpdateUser", testUpdateUser},
+		{"DeleteUser", testDeleteUser},
 		{"Sessions", testSessions},
+		{"ListSessions", testListSessions},
+		{"PruneSessions", testPruneSessions},
 		{"RevokeSession", testRevokeSession},
 		{"RevokeUserSessions", testRevokeUserSessions},
 		{"Rotation", testRotation},
@@ -206,6 +219,51 @@ func mustAudit(t *testing.T, s Store, f store.AuditFilter) []store.AuditEvent {
 	return evs
 }
 
+func usernames(us []store.User) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Username)
+	}
+	return out
+}
+
+func sessionIDs(ss []store.Session) []string {
+	var out []string
+	for _, sess := range ss {
+		out = append(out, sess.ID)
+	}
+	return out
+}
+
+// pages reads a paged listing to its end: next is called with nil for the
+// first page and then with the last item of the page before, and must
+// return a page of at most limit items. The reading stops at the first
+// empty page, or fails the test after more pages than items could fill,
+// which a backend that ignored the cursor would need.
+func pages[T any](t *testing.T, limit, items int, next func(last *T) ([]T, error)) []T {
+	t.Helper()
+	var (
+		all  []T
+		last *T
+	)
+	for range items + 1 {
+		page, err := next(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > limit {
+			t.Fatalf("page of %d items, want at most the limit %d", len(page), limit)
+		}
+		if len(page) == 0 {
+			return all
+		}
+		all = append(all, page...)
+		last = &page[len(page)-1]
+	}
+	t.Fatalf("paging did not end after %d pages for %d items", items+1, items)
+	return nil
+}
+
 func testUsers(t *testing.T, s Store) {
 	ctx := context.Background()
 	alice := user("u-alice", "alice")
@@ -213,7 +271,6 @@ func testUsers(t *testing.T, s Store) {
 	bob := user("u-bob", "bob")
 	bob.Roles = nil
 	carol := user("u-carol", "carol")
-	// Inserted out of order: ListUsers must sort by username.
 	for _, u := range []store.User{carol, alice, bob} {
 		mustCreateUser(t, s, u)
 	}
@@ -258,19 +315,94 @@ func testUsers(t *testing.T, s Store) {
 		})
 	}
 
-	list, err := s.ListUsers(ctx, store.UserQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, u := range list {
-		names = append(names, u.Username)
-	}
-	if want := []string{"alice", "bob", "carol"}; !reflect.DeepEqual(names, want) {
-		t.Errorf("ListUsers order = %v, want %v", names, want)
-	}
 	if n, err := s.CountUsers(ctx); err != nil || n != 3 {
 		t.Errorf("CountUsers = %d, %v; want 3", n, err)
+	}
+}
+
+func testListUsers(t *testing.T, s Store) {
+	ctx := context.Background()
+	// A search used as a LIKE pattern would also find a twin: "1000" for
+	// "0%", "aab" for "a_b", every name for "%" or "_", and, \ being
+	// LIKE's default escape, "100%" for \. "o'neil" holds the quote an
+	// unescaped string would end at. "a_b" and "aab" also sort the other
+	// way round under a locale collation that ignores punctuation.
+	sorted := []string{"100%", "1000", "a_b", "aab", "ali", "alice", `back\slash`, "bob", "carol", "o'neil"}
+	for i, j := range []int{8, 5, 7, 1, 9, 0, 3, 6, 2, 4} { // inserted out of order
+		mustCreateUser(t, s, user(fmt.Sprint("u", i), sorted[j]))
+	}
+
+	tests := []struct {
+		name string
+		q    store.UserQuery
+		want []string
+	}{
+		{"all, by username bytewise", store.UserQuery{}, sorted},
+		{"search inside", store.UserQuery{Search: "li"}, []string{"ali", "alice"}},
+		{"search prefix", store.UserQuery{Search: "ali"}, []string{"ali", "alice"}},
+		{"search suffix", store.UserQuery{Search: "ice"}, []string{"alice"}},
+		{"search whole name", store.UserQuery{Search: "bob"}, []string{"bob"}},
+		{"search percent is literal", store.UserQuery{Search: "%"}, []string{"100%"}},
+		{"search percent after text is literal", store.UserQuery{Search: "0%"}, []string{"100%"}},
+		{"search underscore is literal", store.UserQuery{Search: "_"}, []string{"a_b"}},
+		{"search underscore inside is literal", store.UserQuery{Search: "a_b"}, []string{"a_b"}},
+		{"search quote", store.UserQuery{Search: "'"}, []string{"o'neil"}},
+		{"search quote inside", store.UserQuery{Search: "o'n"}, []string{"o'neil"}},
+		{"search backslash is literal", store.UserQuery{Search: `\`}, []string{`back\slash`}},
+		// The caller folds the search as it folds usernames; the store,
+		// like UserByUsername, compares exactly.
+		{"search is not folded", store.UserQuery{Search: "ALI"}, nil},
+		{"search no match", store.UserQuery{Search: "zz"}, nil},
+		{"after a username", store.UserQuery{After: "bob"}, []string{"carol", "o'neil"}},
+		{"after a name no user has", store.UserQuery{After: "b"}, []string{`back\slash`, "bob", "carol", "o'neil"}},
+		{"after the last", store.UserQuery{After: "o'neil"}, nil},
+		{"search and after", store.UserQuery{Search: "a", After: "aab"}, []string{"ali", "alice", `back\slash`, "carol"}},
+		{"limit", store.UserQuery{Limit: 3}, []string{"100%", "1000", "a_b"}},
+		{"limit over the count", store.UserQuery{Limit: 50}, sorted},
+		{"search and limit", store.UserQuery{Search: "a", Limit: 2}, []string{"a_b", "aab"}},
+		{"after and limit", store.UserQuery{After: "alice", Limit: 2}, []string{`back\slash`, "bob"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListUsers(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if names := usernames(got); !reflect.DeepEqual(names, tt.want) {
+				t.Fatalf("ListUsers(%+v) = %q, want %q", tt.q, names, tt.want)
+			}
+			for _, u := range got {
+				if want, err := s.UserByID(ctx, u.ID); err != nil || !reflect.DeepEqual(normUser(u), normUser(want)) {
+					t.Errorf("listed %+v\nstored %+v (%v)", u, want, err)
+				}
+			}
+		})
+	}
+
+	// Paging by the last username of each page visits every matching user
+	// once, in order, whatever the page size.
+	for _, tt := range []struct {
+		search string
+		limit  int
+		want   []string
+	}{
+		{"", 1, sorted},
+		{"", 3, sorted},
+		{"", len(sorted), sorted},
+		{"a", 2, []string{"a_b", "aab", "ali", "alice", `back\slash`, "carol"}},
+	} {
+		t.Run(fmt.Sprintf("paging search %q by %d", tt.search, tt.limit), func(t *testing.T) {
+			got := pages(t, tt.limit, len(sorted), func(last *store.User) ([]store.User, error) {
+				q := store.UserQuery{Search: tt.search, Limit: tt.limit}
+				if last != nil {
+					q.After = last.Username
+				}
+				return s.ListUsers(ctx, q)
+			})
+			if names := usernames(got); !reflect.DeepEqual(names, tt.want) {
+				t.Errorf("pages = %q, want %q", names, tt.want)
+			}
+		})
 	}
 }
 
@@ -388,6 +520,93 @@ func testUpdateUser(t *testing.T, s Store) {
 	})
 }
 
+func testDeleteUser(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	mustCreateSession(t, s, session("a1", "u1", at(10)), hash("a1-0"))
+	mustCreateSession(t, s, session("a2", "u1", at(20)), hash("a2-0"))
+	mustCreateSession(t, s, session("b1", "u2", at(30)), hash("b1-0"))
+	// A spent token as well as current ones: every token of the user goes.
+	if err := s.RotateRefreshToken(ctx, rotation("a1-0", "a1-1", "a1", at(60))); err != nil {
+		t.Fatal(err)
+	}
+	earlier := store.AuditEvent{Time: at(70), Type: "login_success", UserID: "u1", SessionID: "a1", Outcome: "success"}
+	if err := s.AppendAudit(ctx, earlier); err != nil {
+		t.Fatal(err)
+	}
+	b1 := mustSession(t, s, "b1")
+
+	ev := store.AuditEvent{Time: at(100), Type: "user_deleted", ActorID: "u2", UserID: "u1", Outcome: "success"}
+	if err := s.DeleteUser(ctx, "u1", ev); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+
+	token := func(name string) func() error {
+		return func() error { _, err := s.RefreshToken(ctx, hash(name)); return err }
+	}
+	sess := func(id string) func() error {
+		return func() error { _, err := s.SessionByID(ctx, id); return err }
+	}
+	for _, tt := range []struct {
+		name    string
+		get     func() error
+		wantErr error
+	}{
+		{"user by id", func() error { _, err := s.UserByID(ctx, "u1"); return err }, store.ErrNotFound},
+		{"user by username", func() error { _, err := s.UserByUsername(ctx, "alice"); return err }, store.ErrNotFound},
+		{"session a1", sess("a1"), store.ErrNotFound},
+		{"session a2", sess("a2"), store.ErrNotFound},
+		{"spent token", token("a1-0"), store.ErrNotFound},
+		{"current token", token("a1-1"), store.ErrNotFound},
+		{"other session's token", token("a2-0"), store.ErrNotFound},
+		{"other user", func() error { _, err := s.UserByID(ctx, "u2"); return err }, nil},
+		{"other user's session", sess("b1"), nil},
+		{"other user's token", token("b1-0"), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.get(); !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+	t.Run("other user's session unchanged", func(t *testing.T) {
+		if got := mustSession(t, s, "b1"); !reflect.DeepEqual(normSession(got), normSession(b1)) {
+			t.Errorf("got  %+v\nwant %+v", got, b1)
+		}
+	})
+	t.Run("listing has none of the user's sessions", func(t *testing.T) {
+		got, err := s.ListSessions(ctx, store.SessionQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := sessionIDs(got); !reflect.DeepEqual(ids, []string{"b1"}) {
+			t.Errorf("ListSessions = %v, want [b1]", ids)
+		}
+	})
+	t.Run("event appended, earlier events kept", func(t *testing.T) {
+		evs := mustAudit(t, s, store.AuditFilter{UserID: "u1"})
+		if len(evs) != 2 || evs[0].Type != ev.Type || evs[0].ActorID != ev.ActorID || evs[1].Type != earlier.Type {
+			t.Errorf("audit of u1 = %+v, want the user_deleted event then the earlier login", evs)
+		}
+	})
+
+	for _, tt := range []struct{ name, id string }{
+		{"unknown id", "nobody"},
+		{"deleted already", "u1"},
+	} {
+		t.Run(tt.name+" writes no event", func(t *testing.T) {
+			bad := store.AuditEvent{Time: at(200), Type: "delete_" + tt.id, UserID: tt.id, Outcome: "success"}
+			if err := s.DeleteUser(ctx, tt.id, bad); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("DeleteUser(%s): err = %v, want ErrNotFound", tt.id, err)
+			}
+			if evs := mustAudit(t, s, store.AuditFilter{Type: bad.Type}); len(evs) != 0 {
+				t.Errorf("event of a failed delete was stored: %+v", evs)
+			}
+		})
+	}
+}
+
 func testSessions(t *testing.T, s Store) {
 	ctx := context.Background()
 	mustCreateUser(t, s, user("u1", "alice"))
@@ -441,28 +660,206 @@ func testSessions(t *testing.T, s Store) {
 			t.Errorf("session stored without its token: err = %v", err)
 		}
 	})
-	t.Run("by user newest first", func(t *testing.T) {
-		for _, tt := range []struct {
-			user string
-			want []string
-		}{
-			{"u1", []string{"s2", "s3", "s1"}},
-			{"u2", nil},
-			{"nobody", nil},
-		} {
-			got, err := s.ListSessions(ctx, store.SessionQuery{UserID: tt.user})
+}
+
+func testListSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	const idle = time.Hour
+	now := at(10000)
+	live := store.SessionQuery{LiveAt: now, IdleTimeout: idle}
+
+	// Each session but the live ones has one reason not to be live at
+	// now; the pairs sit a second either side of the line the engine
+	// draws when it refuses a refresh. t1 and t2 are created in the same
+	// second, so that order and paging must break the tie.
+	e1, e2 := session("e1", "u1", at(9200)), session("e2", "u1", at(9300))
+	e1.ExpiresAt, e2.ExpiresAt = now, now.Add(time.Second)
+	i1, i2 := session("i1", "u1", now.Add(-idle)), session("i2", "u1", now.Add(-idle+time.Second))
+	for _, sess := range []store.Session{
+		session("l1", "u1", at(9000)), session("l2", "u2", at(9100)), e1, e2, session("r1", "u1", at(9400)),
+		i1, i2, session("t1", "u1", at(9600)), session("t2", "u1", at(9600)),
+	} {
+		mustCreateSession(t, s, sess, hash("rt-"+sess.ID))
+	}
+	if err := s.RevokeSession(ctx, "r1", "logout", at(9500), store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"t2", "t1", "r1", "e2", "e1", "l2", "l1", "i2", "i1"}
+
+	tests := []struct {
+		name string
+		q    store.SessionQuery
+		want []string
+	}{
+		{"all newest first", store.SessionQuery{}, all},
+		{"by user", store.SessionQuery{UserID: "u1"}, []string{"t2", "t1", "r1", "e2", "e1", "l1", "i2", "i1"}},
+		{"by other user", store.SessionQuery{UserID: "u2"}, []string{"l2"}},
+		{"by unknown user", store.SessionQuery{UserID: "nobody"}, nil},
+		{"live: not revoked, expired or idle", live, []string{"t2", "t1", "e2", "l2", "l1", "i2"}},
+		{"live by user", store.SessionQuery{UserID: "u1", LiveAt: now, IdleTimeout: idle}, []string{"t2", "t1", "e2", "l1", "i2"}},
+		{"live later", store.SessionQuery{LiveAt: now.Add(time.Second), IdleTimeout: idle}, []string{"t2", "t1", "l2", "l1"}},
+		{"limit", store.SessionQuery{Limit: 3}, []string{"t2", "t1", "r1"}},
+		{"live and limit", store.SessionQuery{LiveAt: now, IdleTimeout: idle, Limit: 3}, []string{"t2", "t1", "e2"}},
+		{"after the first of a tie", store.SessionQuery{After: "t2"}, all[1:]},
+		{"after the second of a tie", store.SessionQuery{After: "t1"}, all[2:]},
+		{"after, live", store.SessionQuery{LiveAt: now, IdleTimeout: idle, After: "e2"}, []string{"l2", "l1", "i2"}},
+		{"after, by user", store.SessionQuery{UserID: "u1", After: "l2"}, []string{"l1", "i2", "i1"}},
+		{"after the oldest", store.SessionQuery{After: "i1"}, nil},
+		{"after and limit", store.SessionQuery{After: "r1", Limit: 2}, []string{"e2", "e1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListSessions(ctx, tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ids []string
-			for _, sess := range got {
-				ids = append(ids, sess.ID)
+			if ids := sessionIDs(got); !reflect.DeepEqual(ids, tt.want) {
+				t.Fatalf("ListSessions(%+v) = %v, want %v", tt.q, ids, tt.want)
 			}
-			if !reflect.DeepEqual(ids, tt.want) {
-				t.Errorf("ListSessions(%s) = %v, want %v", tt.user, ids, tt.want)
+			for _, sess := range got {
+				if want := mustSession(t, s, sess.ID); !reflect.DeepEqual(normSession(sess), normSession(want)) {
+					t.Errorf("listed %+v\nstored %+v", sess, want)
+				}
+			}
+		})
+	}
+
+	// Paging by the id of the last session of each page visits every
+	// matching session once, in order, ties included.
+	for _, tt := range []struct {
+		name  string
+		q     store.SessionQuery
+		limit int
+	}{
+		{"all by 1", store.SessionQuery{}, 1},
+		{"all by 2", store.SessionQuery{}, 2},
+		{"live by 2", live, 2},
+		{"by user by 3", store.SessionQuery{UserID: "u1"}, 3},
+	} {
+		t.Run("paging "+tt.name, func(t *testing.T) {
+			want, err := s.ListSessions(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := pages(t, tt.limit, len(all), func(last *store.Session) ([]store.Session, error) {
+				q := tt.q
+				q.Limit = tt.limit
+				if last != nil {
+					q.After = last.ID
+				}
+				return s.ListSessions(ctx, q)
+			})
+			if ids, wantIDs := sessionIDs(got), sessionIDs(want); !reflect.DeepEqual(ids, wantIDs) {
+				t.Errorf("pages = %v, want %v", ids, wantIDs)
+			}
+		})
+	}
+}
+
+func testPruneSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	const idle = time.Hour
+	cut := at(10000) // endedBefore of the first prune
+	// live is still live one second before its idle timeout; the second
+	// prune cuts there, the case of a zero retention period.
+	liveAt := at(9500)
+	cut2 := liveAt.Add(idle - time.Second)
+
+	expiring := func(id string, exp time.Time) store.Session {
+		sess := session(id, "u1", at(9000))
+		sess.ExpiresAt = exp
+		return sess
+	}
+	// Each session ends in one way a second before, at, or a second after
+	// cut. Those not ended by idleness are last used at 9000, so their idle
+	// timeout falls after cut and only the way in their name counts.
+	sessions := []struct {
+		sess    store.Session
+		revoked time.Time // zero: not revoked
+		prune   int       // which prune deletes it: 1, 2 or 0 (none)
+	}{
+		{session("revoked-before", "u1", at(9000)), cut.Add(-time.Second), 1},
+		{session("revoked-at", "u1", at(9000)), cut, 2},
+		{session("revoked-after", "u2", at(9000)), cut.Add(time.Second), 2},
+		{expiring("expired-before", cut.Add(-time.Second)), time.Time{}, 1},
+		{expiring("expired-at", cut), time.Time{}, 2},
+		{session("idle-before", "u2", cut.Add(-idle-time.Second)), time.Time{}, 1},
+		{session("idle-at", "u1", cut.Add(-idle)), time.Time{}, 2},
+		{session("live", "u1", liveAt), time.Time{}, 0},
+	}
+	for _, tt := range sessions {
+		id := tt.sess.ID
+		mustCreateSession(t, s, tt.sess, hash(id+"-0"))
+		// Rotated at its creation, so that the session has a spent token
+		// and a current one and its last use does not move.
+		if err := s.RotateRefreshToken(ctx, rotation(id+"-0", id+"-1", id, tt.sess.CreatedAt)); err != nil {
+			t.Fatal(err)
+		}
+		if !tt.revoked.IsZero() {
+			if err := s.RevokeSession(ctx, id, "logout", tt.revoked, store.AuditEvent{}); err != nil {
+				t.Fatal(err)
 			}
 		}
-	})
+	}
+
+	steps := []struct {
+		name        string
+		endedBefore time.Time
+		prune       int // the sessions with this prune value go
+	}{
+		{"ended before the cut", cut, 1},
+		{"again deletes nothing", cut, -1},
+		{"cut while a session is live", cut2, 2},
+	}
+	gone := map[string]bool{}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			liveThen, err := s.ListSessions(ctx, store.SessionQuery{LiveAt: st.endedBefore, IdleTimeout: idle})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.PruneSessions(ctx, st.endedBefore, idle)
+			if err != nil {
+				t.Fatalf("PruneSessions: %v", err)
+			}
+			want := 0
+			for _, tt := range sessions {
+				if tt.prune == st.prune {
+					gone[tt.sess.ID] = true
+					want++
+				}
+			}
+			if n != want {
+				t.Errorf("PruneSessions = %d, want %d", n, want)
+			}
+			for _, tt := range sessions {
+				id := tt.sess.ID
+				wantErr := error(nil)
+				if gone[id] {
+					wantErr = store.ErrNotFound
+				}
+				if _, err := s.SessionByID(ctx, id); !errors.Is(err, wantErr) {
+					t.Errorf("session %s: err = %v, want %v", id, err, wantErr)
+				}
+				for _, rt := range []string{id + "-0", id + "-1"} {
+					if _, err := s.RefreshToken(ctx, hash(rt)); !errors.Is(err, wantErr) {
+						t.Errorf("token %s: err = %v, want %v", rt, err, wantErr)
+					}
+				}
+			}
+			// The store's own notion of live agrees: what was live at
+			// endedBefore is still there.
+			for _, sess := range liveThen {
+				if gone[sess.ID] {
+					t.Errorf("session %s was live at %v and was pruned", sess.ID, st.endedBefore)
+				}
+			}
+		})
+	}
 }
 
 func testRevokeSession(t *testing.T, s Store) {
@@ -719,6 +1116,9 @@ func testAudit(t *testing.T, s Store) {
 		{Time: at(3), Type: "login_success", UserID: "u2", SessionID: "s2", Outcome: "success"},
 		{Time: at(4), Type: "logout", UserID: "u1", SessionID: "s1", Outcome: "success"},
 		{Time: at(5), Type: "login_failure", Outcome: "failure", Detail: "unknown user"},
+		// Two in one second: Since and Until must take or leave both.
+		{Time: at(6), Type: "session_revoked", ActorID: "u9", UserID: "u1", SessionID: "s1", Outcome: "success", Detail: "revoked_by_admin"},
+		{Time: at(6), Type: "user_disabled", ActorID: "u9", UserID: "u2", Outcome: "success"},
 	}
 	for _, ev := range events {
 		if err := s.AppendAudit(ctx, ev); err != nil {
@@ -726,21 +1126,43 @@ func testAudit(t *testing.T, s Store) {
 		}
 	}
 	// An event without a type is not stored.
-	if err := s.AppendAudit(ctx, store.AuditEvent{Time: at(6)}); err != nil {
+	if err := s.AppendAudit(ctx, store.AuditEvent{Time: at(7)}); err != nil {
 		t.Fatalf("AppendAudit(empty): %v", err)
 	}
+	stored := mustAudit(t, s, store.AuditFilter{})
+	if len(stored) != len(events) {
+		t.Fatalf("%d events stored, want %d", len(stored), len(events))
+	}
+	// id is the ID the store gave events[i], for the BeforeID cases.
+	id := func(i int) int64 { return stored[len(stored)-1-i].ID }
 
 	tests := []struct {
 		name string
 		f    store.AuditFilter
 		want []int // indexes into events, in the order expected
 	}{
-		{"all newest first", store.AuditFilter{}, []int{4, 3, 2, 1, 0}},
+		{"all newest first", store.AuditFilter{}, []int{6, 5, 4, 3, 2, 1, 0}},
 		{"by type", store.AuditFilter{Type: "login_failure"}, []int{4, 1}},
-		{"by user", store.AuditFilter{UserID: "u1"}, []int{3, 0}},
+		{"by user", store.AuditFilter{UserID: "u1"}, []int{5, 3, 0}},
+		{"by actor", store.AuditFilter{ActorID: "u9"}, []int{6, 5}},
 		{"by session", store.AuditFilter{SessionID: "s2"}, []int{2}},
 		{"type and user", store.AuditFilter{Type: "login_success", UserID: "u2"}, []int{2}},
-		{"limit", store.AuditFilter{Limit: 2}, []int{4, 3}},
+		{"actor and user", store.AuditFilter{ActorID: "u9", UserID: "u2"}, []int{6}},
+		{"user and session", store.AuditFilter{UserID: "u1", SessionID: "s1", Type: "logout"}, []int{3}},
+		{"since is inclusive", store.AuditFilter{Since: at(5)}, []int{6, 5, 4}},
+		{"since takes a whole second", store.AuditFilter{Since: at(6)}, []int{6, 5}},
+		{"until is exclusive", store.AuditFilter{Until: at(3)}, []int{1, 0}},
+		{"until leaves a whole second", store.AuditFilter{Until: at(6)}, []int{4, 3, 2, 1, 0}},
+		{"since and until", store.AuditFilter{Since: at(2), Until: at(4)}, []int{2, 1}},
+		{"since equals until", store.AuditFilter{Since: at(3), Until: at(3)}, nil},
+		{"window and user", store.AuditFilter{Since: at(2), Until: at(6), UserID: "u2"}, []int{2, 1}},
+		{"before id", store.AuditFilter{BeforeID: id(3)}, []int{2, 1, 0}},
+		{"before the oldest", store.AuditFilter{BeforeID: id(0)}, nil},
+		{"before id and type", store.AuditFilter{BeforeID: id(4), Type: "login_failure"}, []int{1}},
+		{"before id and limit", store.AuditFilter{BeforeID: id(5), Limit: 2}, []int{4, 3}},
+		{"limit", store.AuditFilter{Limit: 2}, []int{6, 5}},
+		{"limit keeps the newest", store.AuditFilter{Since: at(2), Until: at(5), Limit: 2}, []int{3, 2}},
+		{"limit over the count", store.AuditFilter{UserID: "u1", Limit: 50}, []int{5, 3, 0}},
 		{"no match", store.AuditFilter{UserID: "u9"}, nil},
 	}
 	for _, tt := range tests {
@@ -754,6 +1176,9 @@ func testAudit(t *testing.T, s Store) {
 				if !ev.Time.Equal(want.Time) {
 					t.Errorf("event %d time = %v, want %v", i, ev.Time, want.Time)
 				}
+				if ev.ID != id(tt.want[i]) {
+					t.Errorf("event %d id = %d, want %d", i, ev.ID, id(tt.want[i]))
+				}
 				ev.ID, ev.Time = 0, want.Time
 				if ev != want {
 					t.Errorf("event %d = %+v, want %+v", i, ev, want)
@@ -763,6 +1188,34 @@ func testAudit(t *testing.T, s Store) {
 				if got[i].ID >= got[i-1].ID {
 					t.Errorf("ids not descending: %d then %d", got[i-1].ID, got[i].ID)
 				}
+			}
+		})
+	}
+
+	// Paging by the id of the last event of each page visits every
+	// matching event once, newest first.
+	for _, tt := range []struct {
+		name  string
+		f     store.AuditFilter
+		limit int
+	}{
+		{"all by 1", store.AuditFilter{}, 1},
+		{"all by 3", store.AuditFilter{}, 3},
+		{"by user by 2", store.AuditFilter{UserID: "u1"}, 2},
+		{"window by 2", store.AuditFilter{Since: at(2), Until: at(6)}, 2},
+	} {
+		t.Run("paging "+tt.name, func(t *testing.T) {
+			want := mustAudit(t, s, tt.f)
+			got := pages(t, tt.limit, len(events), func(last *store.AuditEvent) ([]store.AuditEvent, error) {
+				f := tt.f
+				f.Limit = tt.limit
+				if last != nil {
+					f.BeforeID = last.ID
+				}
+				return s.AuditEvents(ctx, f)
+			})
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("pages = %+v\nwant    %+v", got, want)
 			}
 		})
 	}

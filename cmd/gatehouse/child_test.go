@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -34,18 +35,21 @@ func TestMain(m *testing.M) {
 type child struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	base string
+	base string     // public URL
+	addr string     // the address it listens on
 	done chan error // receives the process's exit once
 	exit error
 	log  *lockedBuffer
 }
 
-// startChild starts `gatehouse serve` on a free loopback port with data
-// as its data directory and env added to the environment (GATEHOUSE_*
-// settings). It returns once the server listens.
-func startChild(t *testing.T, data string, env map[string]string) *child {
+// startChild starts `gatehouse serve` listening on addr (127.0.0.1:0 for
+// a free port) with data as its data directory and env added to the
+// environment (GATEHOUSE_* settings). It returns once the server listens.
+// A restart keeps the issuer, and so the tokens, valid only on the same
+// port: pass the first one's addr.
+func startChild(t *testing.T, addr, data string, env map[string]string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data", data)
+	cmd := exec.Command(os.Args[0], "serve", "--listen", addr, "--data", data)
 	cmd.Env = append(os.Environ(), childEnv+"=1", "GATEHOUSE_LOG_LEVEL=warn")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -70,6 +74,11 @@ func startChild(t *testing.T, data string, env map[string]string) *child {
 		}
 	})
 	c.base, _ = awaitStart(t, pr, func() error { return c.wait(5 * time.Second) })
+	u, err := url.Parse(c.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.addr = "127.0.0.1:" + u.Port()
 	return c
 }
 
@@ -104,14 +113,14 @@ func (c *child) exited(err error) {
 var errExitedCleanly = errors.New("exited with status 0")
 
 // kill SIGKILLs the server, as a crash or an OOM kill would, and waits
-// for it to be gone.
-func (c *child) kill() {
-	c.t.Helper()
+// for it to be gone. It may be called from any goroutine.
+func (c *child) kill() error {
 	c.cmd.Process.Signal(syscall.SIGKILL)
 	var ee *exec.ExitError
 	if err := c.wait(10 * time.Second); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		c.t.Fatalf("server did not die by SIGKILL: %v", err)
+		return fmt.Errorf("server did not die by SIGKILL: %v", err)
 	}
+	return nil
 }
 
 // stop sends SIGTERM and expects a clean shutdown.
@@ -193,18 +202,20 @@ func bearerRefresh(c *http.Client, base, rt string) (bearerResult, error) {
 
 // sessionOf returns the session id (sid claim) of an access token. It
 // does not verify the token: the server does that when it is presented.
-func sessionOf(t *testing.T, accessToken string) string {
-	t.Helper()
+func sessionOf(accessToken string) (string, error) {
 	parts := strings.Split(accessToken, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("access token is not a JWS: %q", accessToken)
+	}
 	var claims struct {
 		SID string `json:"sid"`
 	}
-	if len(parts) != 3 {
-		t.Fatalf("access token is not a JWS: %q", accessToken)
-	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil || json.Unmarshal(b, &claims) != nil || claims.SID == "" {
-		t.Fatalf("access token has no sid: %v", err)
+	if err == nil {
+		err = json.Unmarshal(b, &claims)
 	}
-	return claims.SID
+	if err == nil && claims.SID == "" {
+		err = errors.New("no sid claim")
+	}
+	return claims.SID, err
 }

@@ -38,25 +38,16 @@ func TestCLISessions(t *testing.T) {
 		if err != nil || r.Status != http.StatusOK {
 			t.Fatalf("login %s: %+v %v", user, r, err)
 		}
-		return sessionOf(t, r.AccessToken), r.RefreshToken
+		sid, err = sessionOf(r.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sid, r.RefreshToken
 	}
 	a1, a1rt := login("alice")
 	a2, a2rt := login("alice")
 	b1, b1rt := login("bob")
 
-	// listed decodes `sessions list --json` into id -> status.
-	listed := func(t *testing.T, out string) map[string]string {
-		t.Helper()
-		var rows []sessionRow
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			t.Fatalf("--json output %q: %v", out, err)
-		}
-		m := map[string]string{}
-		for _, r := range rows {
-			m[r.ID] = r.Username + " " + r.Status + " " + r.RevokeReason
-		}
-		return m
-	}
 	steps := []struct {
 		name    string
 		args    []string
@@ -156,6 +147,21 @@ func TestCLISessions(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// listed decodes `sessions list --json` into session id -> "username
+// status revoke_reason".
+func listed(t *testing.T, out string) map[string]string {
+	t.Helper()
+	var rows []sessionRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	m := map[string]string{}
+	for _, r := range rows {
+		m[r.ID] = r.Username + " " + r.Status + " " + r.RevokeReason
+	}
+	return m
 }
 
 // withTestApp opens the core on the data directory in getenv's

@@ -22,6 +22,7 @@ func (s *Server) routeTable() []route {
 		{"/auth/logout", one(http.MethodPost, s.handleLogout())},
 		{"/auth/logout-all", one(http.MethodPost, s.handleLogoutAll())},
 		{"/auth/session", one(http.MethodGet, s.handleSession())},
+		{"/auth/password", one(http.MethodPost, s.handleChangePassword())},
 		{"/auth/sessions", one(http.MethodGet, s.handleOwnSessions())},
 		{"/auth/sessions/{id}", one(http.MethodDelete, s.handleRevokeOwnSession())},
 

@@ -219,11 +219,8 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)
 	}
 	now := e.clock.Now()
-	if e.limiter != nil {
-		if ok, retry, why := e.limiter.Allow(cl.IP, name, now); !ok {
-			e.log.Info("login refused by rate limit", "reason", string(why), "ip", cl.IP, "retry_after", retry)
-			return nil, &RateLimitError{RetryAfter: retry, Reason: why}
-		}
+	if err := e.allow(cl, name, now); err != nil {
+		return nil, err
 	}
 	u, err := e.store.UserByUsername(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -252,12 +249,7 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 		case found:
 			detail = "user disabled"
 		}
-		e.audit(ctx, store.AuditEvent{Type: "login_failure", UserID: u.ID, Outcome: "failure", Detail: detail}, cl)
-		if e.limiter != nil {
-			if tripped := e.limiter.Failure(cl.IP, name, now); tripped != "" {
-				e.audit(ctx, store.AuditEvent{Type: "rate_limit_tripped", UserID: u.ID, Outcome: "failure", Detail: string(tripped)}, cl)
-			}
-		}
+		e.credentialFailure(ctx, "login_failure", u.ID, name, detail, cl, now)
 		return nil, ErrInvalidCredentials
 	}
 	if e.limiter != nil {
@@ -267,6 +259,37 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 		e.rehash(ctx, u, pw)
 	}
 
+	return e.start(ctx, u, cl, now)
+}
+
+// allow asks the brute-force defence whether a password for the account
+// may be tried from the client now.
+func (e *Engine) allow(cl Client, name string, now time.Time) error {
+	if e.limiter == nil {
+		return nil
+	}
+	if ok, retry, why := e.limiter.Allow(cl.IP, name, now); !ok {
+		e.log.Info("password attempt refused by rate limit", "reason", string(why), "ip", cl.IP, "retry_after", retry)
+		return &RateLimitError{RetryAfter: retry, Reason: why}
+	}
+	return nil
+}
+
+// credentialFailure records a wrong password (or unknown or disabled
+// user) in the audit log and the brute-force defence, with the limit it
+// tripped if any.
+func (e *Engine) credentialFailure(ctx context.Context, event, userID, name, detail string, cl Client, now time.Time) {
+	e.audit(ctx, store.AuditEvent{Type: event, UserID: userID, Outcome: "failure", Detail: detail}, cl)
+	if e.limiter != nil {
+		if tripped := e.limiter.Failure(cl.IP, name, now); tripped != "" {
+			e.audit(ctx, store.AuditEvent{Type: "rate_limit_tripped", UserID: userID, Outcome: "failure", Detail: string(tripped)}, cl)
+		}
+	}
+}
+
+// start opens a new session for u, who has just proved who they are, and
+// hands out its first tokens.
+func (e *Engine) start(ctx context.Context, u store.User, cl Client, now time.Time) (*Grant, error) {
 	s := store.Session{
 		ID:                newID(),
 		UserID:            u.ID,

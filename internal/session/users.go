@@ -157,6 +157,63 @@ func (e *Engine) SetPassword(ctx context.Context, actor Actor, id, pw string) (s
 	})
 }
 
+// ChangePassword is the user's own password change. It needs the current
+// password (ASVS 6.2.3), so a stolen access token or an unattended
+// browser is not enough to take the account over; a wrong one counts
+// against the login limits like a failed login, so the endpoint is no
+// password oracle either. Success ends every session of the user: a
+// password is changed because it may be known to someone else, and a
+// device that learnt the old one must not stay signed in (ASVS 7.4.3).
+// The device making the change gets a fresh session at once, so its user
+// stays signed in. Returns ErrInvalidCredentials, ErrInvalidInput,
+// *RateLimitError, ErrBusy, ErrSessionEnded or ErrUserNotFound.
+func (e *Engine) ChangePassword(ctx context.Context, userID, current, next string, cl Client) (*Grant, error) {
+	if err := password.Validate(next); err != nil {
+		return nil, fmt.Errorf("%w: new password: %v", ErrInvalidInput, err)
+	}
+	if len(current) > password.MaxBytes {
+		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)
+	}
+	u, err := e.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled { // its sessions ended when it was disabled
+		return nil, ErrSessionEnded
+	}
+	now := e.clock.Now()
+	if err := e.allow(cl, u.Username, now); err != nil {
+		return nil, err
+	}
+	var ok bool
+	var hash string
+	if err := e.hashing(ctx, func() {
+		if ok, err = e.hasher.Check(current, u.PasswordHash); ok {
+			hash = e.hasher.Hash(next)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		e.log.Error("stored password hash is malformed", "user_id", u.ID, "err", err)
+	}
+	if !ok {
+		e.credentialFailure(ctx, "password_change_failure", u.ID, u.Username, "wrong current password", cl, now)
+		return nil, ErrInvalidCredentials
+	}
+	if e.limiter != nil {
+		e.limiter.Success(cl.IP, u.Username, now)
+	}
+	u, err = e.update(ctx, Actor{ID: u.ID, Client: cl}, u.ID, "password_changed", true, func(x *store.User) error {
+		x.PasswordHash = hash
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.start(ctx, u, cl, now)
+}
+
 // SetDisabled disables (ending every session) or re-enables the user.
 func (e *Engine) SetDisabled(ctx context.Context, actor Actor, id string, disabled bool) (store.User, error) {
 	event := "user_enabled"

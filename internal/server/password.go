@@ -1,0 +1,36 @@
+package server
+
+import "net/http"
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// handleChangePassword serves POST /auth/password: the signed-in user
+// changes their own password. The engine checks the current password,
+// ends every session of the user and opens a new one for this device,
+// which is answered like a login in the mode the caller used: new cookies
+// for a cookie caller, a token response for a bearer caller.
+func (s *Server) handleChangePassword() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req changePasswordRequest
+		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
+			return
+		}
+		c, ok := s.requireLive(w, r)
+		if !ok {
+			return
+		}
+		if req.CurrentPassword == "" || req.NewPassword == "" {
+			writeProblem(w, http.StatusBadRequest, CodeBadRequest, "current_password and new_password are required")
+			return
+		}
+		g, err := s.engine.ChangePassword(r.Context(), c.claims.Subject, req.CurrentPassword, req.NewPassword, s.client(r))
+		if err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		s.respondGrant(w, g, !c.viaCookie)
+	})
+}

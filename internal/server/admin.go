@@ -147,6 +147,17 @@ func pageLimit(q map[string]string) (int, error) {
 	return n, nil
 }
 
+// pagedQuery is query for a paged listing: the parameters named plus
+// limit, and the page size it sets.
+func pagedQuery(r *http.Request, allowed ...string) (map[string]string, int, error) {
+	q, err := query(r, append(allowed, "limit")...)
+	if err != nil {
+		return nil, 0, err
+	}
+	limit, err := pageLimit(q)
+	return q, limit, err
+}
+
 // page cuts a result fetched with one row to spare down to limit, and
 // returns the cursor of the next page: the key of the last row shown, or
 // "" when there is no further row. Fetching one extra row spares the
@@ -200,12 +211,7 @@ func refuseSelf(w http.ResponseWriter, c caller, userID, what string) bool {
 // handleAdminListUsers serves GET /admin/users.
 func (s *Server) handleAdminListUsers() http.Handler {
 	return s.admin(func(w http.ResponseWriter, r *http.Request, c caller) {
-		q, err := query(r, "search", "after", "limit")
-		if err != nil {
-			queryProblem(w, err)
-			return
-		}
-		limit, err := pageLimit(q)
+		q, limit, err := pagedQuery(r, "search", "after")
 		if err != nil {
 			queryProblem(w, err)
 			return
@@ -358,16 +364,11 @@ func (s *Server) handleAdminListSessions() http.Handler {
 // listSessions answers both session listings. userID, when set, comes
 // from the path and the user_id parameter is not accepted.
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, c caller, userID string) {
-	params := []string{"live", "after", "limit"}
+	params := []string{"live", "after"}
 	if userID == "" {
 		params = append(params, "user_id")
 	}
-	q, err := query(r, params...)
-	if err != nil {
-		queryProblem(w, err)
-		return
-	}
-	limit, err := pageLimit(q)
+	q, limit, err := pagedQuery(r, params...)
 	if err != nil {
 		queryProblem(w, err)
 		return
@@ -428,7 +429,7 @@ func (s *Server) handleAdminRevokeSession() http.Handler {
 // backwards by event id.
 func (s *Server) handleAdminAudit() http.Handler {
 	return s.admin(func(w http.ResponseWriter, r *http.Request, c caller) {
-		q, err := query(r, "user_id", "type", "session_id", "actor_id", "since", "until", "before", "limit")
+		q, limit, err := pagedQuery(r, "user_id", "type", "session_id", "actor_id", "since", "until", "before")
 		if err != nil {
 			queryProblem(w, err)
 			return
@@ -438,8 +439,7 @@ func (s *Server) handleAdminAudit() http.Handler {
 			queryProblem(w, err)
 			return
 		}
-		limit := f.Limit
-		f.Limit++
+		f.Limit = limit + 1
 		events, err := s.engine.Audit(r.Context(), f)
 		if err != nil {
 			s.engineError(w, r, err)
@@ -455,9 +455,6 @@ func (s *Server) handleAdminAudit() http.Handler {
 func auditFilter(q map[string]string) (store.AuditFilter, error) {
 	f := store.AuditFilter{Type: q["type"], UserID: q["user_id"], ActorID: q["actor_id"], SessionID: q["session_id"]}
 	var err error
-	if f.Limit, err = pageLimit(q); err != nil {
-		return f, err
-	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v, ok := q[name]; ok {
 			if *dst, err = time.Parse(time.RFC3339, v); err != nil {

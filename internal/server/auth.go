@@ -421,10 +421,7 @@ type logoutAllRequest struct {
 func (s *Server) handleLogoutAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req logoutAllRequest
-		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
-			return
-		}
-		c, ok := s.requireLive(w, r)
+		c, ok := s.requireLiveWith(w, r, &req)
 		if !ok {
 			return
 		}

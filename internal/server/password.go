@@ -15,10 +15,7 @@ type changePasswordRequest struct {
 func (s *Server) handleChangePassword() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req changePasswordRequest
-		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
-			return
-		}
-		c, ok := s.requireLive(w, r)
+		c, ok := s.requireLiveWith(w, r, &req)
 		if !ok {
 			return
 		}

@@ -48,6 +48,16 @@ func (s *Server) requireLive(w http.ResponseWriter, r *http.Request) (caller, bo
 	return caller{authenticated: a, session: sess}, true
 }
 
+// requireLiveWith decodes the request body into dst and then does
+// requireLive: the order every authenticated endpoint with a body uses, so
+// a malformed body is refused the same way whoever sends it.
+func (s *Server) requireLiveWith(w http.ResponseWriter, r *http.Request, dst any) (caller, bool) {
+	if _, ok := s.decodeOrProblem(w, r, dst); !ok {
+		return caller{}, false
+	}
+	return s.requireLive(w, r)
+}
+
 // safeMethod reports whether the method is one RFC 9110 calls safe: such
 // requests change nothing, so a forged one gains an attacker nothing.
 func safeMethod(m string) bool {

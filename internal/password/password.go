@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Length bounds. No composition rules and no truncation (ASVS 6.2.5, 6.2.9):
+// Length bounds. No composition rules and no truncation (ASVS 6.2.5, 6.2.8):
 // the upper bound only stops a hash from being asked to chew megabytes.
 const (
 	MinRunes = 8
@@ -91,8 +91,11 @@ func NewHasher(p Params) *Hasher {
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }
 
-// Validate checks a new password's length and encoding. Any Unicode is
-// allowed; nothing is normalised away or truncated.
+// Validate checks a new password's length and encoding and refuses common
+// ones (ErrCommon). Any Unicode is allowed; nothing is normalised away or
+// truncated. It is for new passwords only: the login path must not call
+// it, so that a rule added later never locks out a user whose existing
+// password predates it.
 func Validate(pw string) error {
 	switch {
 	case !utf8.ValidString(pw):
@@ -101,6 +104,8 @@ func Validate(pw string) error {
 		return ErrTooLong
 	case utf8.RuneCountInString(pw) < MinRunes:
 		return ErrTooShort
+	case IsCommon(pw):
+		return ErrCommon
 	}
 	return nil
 }

@@ -204,7 +204,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"empty", "", ErrTooShort},
 		{"7 runes", "1234567", ErrTooShort},
-		{"8 runes", "12345678", nil},
+		{"8 runes", "kq7#Vwz2", nil},
+		{"8 runes, common", "12345678", ErrCommon},
 		// Counted in runes, not bytes: 7 three-byte runes are 21 bytes
 		// but still too short; 8 are enough.
 		{"7 multibyte runes", strings.Repeat("密", 7), ErrTooShort},
@@ -230,7 +231,7 @@ func TestValidate(t *testing.T) {
 }
 
 // TestNoTruncation: unlike bcrypt, which ignores everything after byte
-// 72, every byte of the password counts (ASVS 6.2.9).
+// 72, every byte of the password counts (ASVS 6.2.8).
 func TestNoTruncation(t *testing.T) {
 	h := NewHasher(cheap)
 	for _, n := range []int{72, 1000, MaxBytes - 1} {

@@ -47,8 +47,8 @@ func TestCommonPasswordRefusedWhenNew(t *testing.T) {
 				if !errors.Is(err, session.ErrInvalidInput) {
 					t.Fatalf("err = %v, want ErrInvalidInput", err)
 				}
-				if !strings.Contains(err.Error(), password.ErrCommon.Error()) {
-					t.Errorf("err = %q, want it to say %q", err, password.ErrCommon)
+				if !errors.Is(err, password.ErrCommon) {
+					t.Errorf("err = %q, want it to wrap %q", err, password.ErrCommon)
 				}
 				if strings.Contains(err.Error(), pw) {
 					t.Errorf("err = %q repeats the password", err)

@@ -52,10 +52,10 @@ var CLI = Actor{ID: "cli"}
 func (e *Engine) AddUser(ctx context.Context, actor Actor, username, pw string, roles []string) (store.User, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
-		return store.User{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return store.User{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	if err := password.Validate(pw); err != nil {
-		return store.User{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return store.User{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	if roles, err = NormalizeRoles(roles); err != nil {
 		return store.User{}, err
@@ -145,7 +145,7 @@ func (e *Engine) update(ctx context.Context, actor Actor, id, event string, end 
 // sessions.
 func (e *Engine) SetPassword(ctx context.Context, actor Actor, id, pw string) (store.User, error) {
 	if err := password.Validate(pw); err != nil {
-		return store.User{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return store.User{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	var hash string
 	if err := e.hashing(ctx, func() { hash = e.hasher.Hash(pw) }); err != nil {
@@ -169,7 +169,7 @@ func (e *Engine) SetPassword(ctx context.Context, actor Actor, id, pw string) (s
 // *RateLimitError, ErrBusy, ErrSessionEnded or ErrUserNotFound.
 func (e *Engine) ChangePassword(ctx context.Context, userID, current, next string, cl Client) (*Grant, error) {
 	if err := password.Validate(next); err != nil {
-		return nil, fmt.Errorf("%w: new password: %v", ErrInvalidInput, err)
+		return nil, fmt.Errorf("%w: new password: %w", ErrInvalidInput, err)
 	}
 	if len(current) > password.MaxBytes {
 		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)

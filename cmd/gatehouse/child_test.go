@@ -50,7 +50,13 @@ type child struct {
 func startChild(t *testing.T, addr, data string, env map[string]string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--listen", addr, "--data", data)
-	cmd.Env = append(os.Environ(), childEnv+"=1", "GATEHOUSE_LOG_LEVEL=warn")
+	// Settings come from env alone, not from the shell running the tests.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GATEHOUSE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, childEnv+"=1", "GATEHOUSE_LOG_LEVEL=warn")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

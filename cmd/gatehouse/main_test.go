@@ -61,18 +61,9 @@ func TestCLIUsers(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			out, err := cli(t, env, s.stdin, s.args...)
-			if s.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), s.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, s.wantErr)
-				}
-				if strings.Contains(oneLine(err), "\n") {
-					t.Fatalf("error is not one line: %q", oneLine(err))
-				}
+			out, ok := cliStep(t, env, s.stdin, s.args, s.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			if !strings.Contains(out, s.wantOut) {
 				t.Fatalf("output %q does not contain %q", out, s.wantOut)
@@ -83,6 +74,27 @@ func TestCLIUsers(t *testing.T) {
 	if !strings.Contains(out, "EdDSA") || !strings.Contains(out, "next") {
 		t.Fatalf("keys list after rotate:\n%s", out)
 	}
+}
+
+// cliStep runs one command of a table-driven CLI test. With wantErr set
+// the command must fail with a one-line error containing it, and ok is
+// false; otherwise it must succeed, and ok is true.
+func cliStep(t *testing.T, env map[string]string, stdin string, args []string, wantErr string) (out string, ok bool) {
+	t.Helper()
+	out, err := cli(t, env, stdin, args...)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, wantErr)
+		}
+		if strings.Contains(oneLine(err), "\n") {
+			t.Fatalf("error is not one line: %q", oneLine(err))
+		}
+		return out, false
+	}
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	return out, true
 }
 
 func TestServeRefusesBadConfig(t *testing.T) {

@@ -83,18 +83,9 @@ func TestCLISessions(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			out, err := cli(t, env, "", s.args...)
-			if s.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), s.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, s.wantErr)
-				}
-				if strings.Contains(oneLine(err), "\n") {
-					t.Fatalf("error is not one line: %q", oneLine(err))
-				}
+			out, ok := cliStep(t, env, "", s.args, s.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			for _, w := range s.wantOut {
 				if !strings.Contains(out, w) {

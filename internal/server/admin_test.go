@@ -141,6 +141,9 @@ func TestAdminUsers(t *testing.T) {
 		t.Fatalf("disable: %+v", got)
 	}
 	wantProblem(t, "disabled user's session", c1.do("GET", "/auth/session", nil), 401, "session_ended")
+	if r, _ := g.bearerRefresh(c1.tk.RefreshToken); r.StatusCode != 401 || r.problem(t).Code != "session_ended" {
+		t.Fatalf("disabled user's refresh: %d %s", r.StatusCode, r.Body)
+	}
 	r = doWith(t, http.DefaultClient, g.URL, "POST", "/auth/login", map[string]string{"username": "carol", "password": "carol's good password", "mode": "bearer"})
 	wantProblem(t, "disabled user's login", r, 401, "invalid_credentials")
 	got = decodeOK[adminUserJSON](t, "enable", admin.do("POST", "/admin/users/"+carol.ID+"/enable", nil), 200)
@@ -154,12 +157,17 @@ func TestAdminUsers(t *testing.T) {
 	wantProblem(t, "session after reset", c2.do("GET", "/auth/session", nil), 401, "session_ended")
 	wantProblem(t, "weak reset", admin.do("POST", "/admin/users/"+carol.ID+"/password", map[string]string{"password": "x"}), 400, "invalid_request")
 	wantProblem(t, "reset unknown", admin.do("POST", "/admin/users/nope/password", map[string]string{"password": "a long enough password"}), 404, "not_found")
-	g.bearerAs("carol", "carol's new password")
+	c3 := g.bearerAs("carol", "carol's new password")
 
 	wantProblem(t, "disable unknown", admin.do("POST", "/admin/users/nope/disable", nil), 404, "not_found")
 	wantProblem(t, "disable with a body", admin.do("POST", "/admin/users/"+carol.ID+"/disable", map[string]bool{"really": true}), 400, "unknown_field")
 
 	wantStatus(t, "delete", admin.do("DELETE", "/admin/users/"+carol.ID, nil), 204)
+	// Deleting ends the sessions with the user, refresh included (ASVS 7.4.2).
+	wantProblem(t, "deleted user's session", c3.do("GET", "/auth/session", nil), 401, "session_ended")
+	if r, _ := g.bearerRefresh(c3.tk.RefreshToken); r.StatusCode != 401 {
+		t.Fatalf("deleted user's refresh: %d %s", r.StatusCode, r.Body)
+	}
 	wantProblem(t, "get deleted", admin.do("GET", "/admin/users/"+carol.ID, nil), 404, "not_found")
 	wantProblem(t, "delete again", admin.do("DELETE", "/admin/users/"+carol.ID, nil), 404, "not_found")
 }

@@ -304,6 +304,13 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 			bad("%s must be positive", k)
 		}
 	}
+	// These travel in every access token, and the token in a cookie
+	// browsers cap at 4096 bytes (server test TestLargestCookieFits).
+	for k, v := range map[string]string{"public_url": c.PublicURL, "audience": c.Audience, "access_token_scope": c.AccessTokenScope} {
+		if len(v) > MaxClaimBytes {
+			bad("%s must be at most %d bytes: it is in every access token", k, MaxClaimBytes)
+		}
+	}
 	if !validScope(c.AccessTokenScope) {
 		bad("access_token_scope %q must be one or more space-separated scope tokens (RFC 6749 §3.3)", c.AccessTokenScope)
 	}
@@ -356,6 +363,10 @@ func origin(u *url.URL) string {
 	}
 	return u.Scheme + "://" + host
 }
+
+// MaxClaimBytes bounds the configured values that every access token
+// carries (issuer, audience, scope).
+const MaxClaimBytes = 200
 
 // validScope reports whether s is an RFC 6749 §3.3 scope: tokens of
 // printable ASCII other than space, double quote and backslash, separated

@@ -1,13 +1,17 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/server"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 )
 
@@ -149,4 +153,45 @@ func TestForwardedHeaders(t *testing.T) {
 			t.Errorf("HSTS behind trusted proxy = %q", got)
 		}
 	})
+}
+
+// TestLargestCookieFits: the access-token cookie of the largest user the
+// server accepts (longest username, most and longest roles), with the
+// longest issuer and scope the configuration accepts, signed with the
+// algorithm of the longest signature, still fits the 4096 bytes every
+// browser keeps (ASVS 3.3.x; RFC 6265 §6.1). A cookie over it would be
+// dropped silently and the user could never stay signed in.
+func TestLargestCookieFits(t *testing.T) {
+	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
+		t.Run(alg, func(t *testing.T) {
+			g := newGH(t, func(o *sessiontest.Options, _ *server.Config) {
+				o.Alg = alg
+				// The longest issuer, audience and scope the configuration allows.
+				o.Issuer = "https://" + strings.Repeat("i", config.MaxClaimBytes-len("https://"))
+				o.Scope = strings.Repeat("s", config.MaxClaimBytes)
+			})
+			roles := make([]string, session.MaxRoles)
+			for i := range roles {
+				roles[i] = fmt.Sprintf("%02d", i) + strings.Repeat("r", session.MaxRoleLen-2)
+			}
+			name := strings.Repeat("u", session.MaxUsernameBytes)
+			if _, err := g.Engine.AddUser(context.Background(), session.CLI, name, testPassword, roles); err != nil {
+				t.Fatal(err)
+			}
+			r := doWith(t, http.DefaultClient, g.URL, "POST", "/auth/login",
+				map[string]string{"username": name, "password": testPassword}, "Origin", g.Origin)
+			if r.StatusCode != 200 {
+				t.Fatalf("login: %d %s", r.StatusCode, r.Body)
+			}
+			for _, c := range r.Cookies() {
+				n := len(c.Name) + len(c.Value)
+				if n > 4096 {
+					t.Errorf("cookie %s: name and value are %d bytes, over 4096", c.Name, n)
+				}
+				if c.Name == server.CookieAccess {
+					t.Logf("largest access-token cookie: %d bytes", n)
+				}
+			}
+		})
+	}
 }

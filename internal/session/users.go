@@ -14,7 +14,7 @@ import (
 // MaxRoles and MaxRoleLen bound what a user's roles add to every token.
 const (
 	MaxRoles   = 32
-	MaxRoleLen = 64
+	MaxRoleLen = 40
 )
 
 // NormalizeRoles trims, de-duplicates and sorts roles, refusing empty,

@@ -44,6 +44,7 @@ type Options struct {
 	Params   password.Params
 	Log      *slog.Logger
 	Alg      string
+	Scope    string // default session.DefaultScope
 	Idle     time.Duration
 	Lifetime time.Duration
 	// Limiter and Admission are off unless given.
@@ -116,7 +117,8 @@ func New(t testing.TB, o Options) *Fixture {
 func (f *Fixture) NewEngine(p password.Params) *session.Engine {
 	return session.New(session.Deps{Store: f.DB, Hasher: password.NewHasher(p), Tokens: f.Issuer, CSRF: csrf.New(f.CSRFKey),
 		Clock: f.Clock, Log: f.Log, Limiter: f.opts.Limiter, Admission: f.opts.Admission},
-		session.Config{Grace: f.opts.Grace * boolInt(!f.opts.NoGrace), IdleTimeout: f.opts.Idle, Lifetime: f.opts.Lifetime})
+		session.Config{Grace: f.opts.Grace * boolInt(!f.opts.NoGrace), IdleTimeout: f.opts.Idle, Lifetime: f.opts.Lifetime,
+			Scope: f.opts.Scope})
 }
 
 func boolInt(b bool) time.Duration {

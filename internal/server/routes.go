@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // route is one path of the API and its handler per method.
@@ -48,6 +50,7 @@ func (s *Server) routeTable() []route {
 
 		{"/.well-known/jwks.json", one(http.MethodGet, s.handleJWKS())},
 		{"/healthz", one(http.MethodGet, s.handleHealth())},
+		{"/gatehouse.js", one(http.MethodGet, web.ClientHandler())},
 	}
 }
 
@@ -72,6 +75,10 @@ func (s *Server) routes() http.Handler {
 		}))
 	}
 
+	if s.cfg.Fallback != nil {
+		mux.Handle("/", s.cfg.Fallback)
+		return mux
+	}
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 	}))

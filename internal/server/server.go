@@ -37,6 +37,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// JWKSMaxAge is how long verifiers may cache the JWKS.
 	JWKSMaxAge time.Duration
+	// Fallback, when set, serves every path the route table does not
+	// (the demo app), behind the same middleware as the API, so it gets
+	// the same headers, limits and cross-origin defence. Nil answers 404.
+	Fallback http.Handler
 }
 
 // Server serves the HTTP API.

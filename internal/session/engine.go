@@ -83,8 +83,10 @@ type Store interface {
 	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
 	CountUsers(ctx context.Context) (int, error)
 	// DeleteUser removes the user, its sessions and refresh tokens, and
-	// appends ev, in one transaction; store.ErrNotFound if unknown.
-	DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error
+	// appends ev and a revocation-feed entry (revoked at at) for each of
+	// its sessions not already revoked, in one transaction;
+	// store.ErrNotFound if unknown.
+	DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error
 	// UpdateUser applies fn to the user inside one transaction.
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
 
@@ -99,11 +101,16 @@ type Store interface {
 	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
 	// returns store.ErrAlreadySpent and writes nothing.
 	RotateRefreshToken(ctx context.Context, r store.Rotation) error
-	// RevokeSession ends the session and appends ev in one transaction.
+	// RevokeSession ends the session and appends ev in one transaction,
+	// with a revocation-feed entry when it ended the session just now.
 	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
 	// RevokeUserSessions ends all the user's live sessions but except, and
-	// appends ev, in one transaction.
+	// appends ev and one revocation-feed entry per session ended, in one
+	// transaction.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
+	// PruneRevocations deletes revocation-feed entries revoked before
+	// before.
+	PruneRevocations(ctx context.Context, before time.Time) (int, error)
 
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
 	// AuditEvents returns the events matching f, newest first.
@@ -132,6 +139,12 @@ type Config struct {
 	// Retention is how long an ended session stays in the registry (for
 	// users and admins to see) before the pruning job deletes it.
 	Retention time.Duration
+	// RevocationWindow is how long after a revocation an access token of
+	// the session can still pass a verifier: the access-token lifetime
+	// plus the verifiers' clock leeway on exp (RFC 7519 §4.1.4). Feed
+	// entries older than that protect nothing and are pruned. Default:
+	// the issuer's token lifetime.
+	RevocationWindow time.Duration
 }
 
 // Deps are the engine's collaborators. Admission and Limiter may be nil
@@ -145,6 +158,10 @@ type Deps struct {
 	Log       *slog.Logger
 	Admission *password.Admission
 	Limiter   Limiter
+	// Notify, when set, is called after every committed revocation, so
+	// that the revocation feed publishes it at once instead of at its next
+	// poll. It must not block.
+	Notify func()
 }
 
 // Engine runs logins, refreshes and logouts.
@@ -157,6 +174,7 @@ type Engine struct {
 	log       *slog.Logger
 	admission *password.Admission
 	limiter   Limiter
+	notify    func()
 	cfg       Config
 }
 
@@ -171,8 +189,15 @@ func New(d Deps, cfg Config) *Engine {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
 	}
+	if cfg.RevocationWindow <= 0 && d.Tokens != nil {
+		cfg.RevocationWindow = d.Tokens.TTL()
+	}
+	notify := d.Notify
+	if notify == nil {
+		notify = func() {}
+	}
 	return &Engine{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, csrf: d.CSRF, clock: d.Clock, log: d.Log,
-		admission: d.Admission, limiter: d.Limiter, cfg: cfg}
+		admission: d.Admission, limiter: d.Limiter, notify: notify, cfg: cfg}
 }
 
 // hashing runs fn inside the memory budget for password hashing.
@@ -340,8 +365,13 @@ type grant struct {
 	jti string
 }
 
-// grant mints the access token and CSRF token for the session.
+// grant mints the CSRF token and then the access token for the session.
+// The CSRF token comes first because the access token carries its hash
+// (csrf_hash): a guard in another process, without Gatehouse's CSRF key,
+// checks a cookie-borne request's X-XSRF-TOKEN against the claim of the
+// access cookie it came with, and the two were handed out as one pair.
 func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt string) (grant, error) {
+	csrfToken := e.csrf.Mint(s.ID)
 	at, jti, exp, err := e.tokens.Issue(ctx, token.Subject{
 		UserID:    u.ID,
 		Username:  u.Username,
@@ -351,6 +381,7 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		Roles:     u.Roles,
 		Scope:     e.cfg.Scope,
 		NotAfter:  s.ExpiresAt,
+		CSRFHash:  csrf.ClaimHash(csrfToken),
 	})
 	if err != nil {
 		return grant{}, fmt.Errorf("session: issue access token: %w", err)
@@ -362,7 +393,7 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		AccessExpiresAt:  exp,
 		RefreshToken:     rt,
 		RefreshExpiresAt: e.refreshExpiry(s),
-		CSRFToken:        e.csrf.Mint(s.ID),
+		CSRFToken:        csrfToken,
 	}}, nil
 }
 

@@ -46,6 +46,7 @@ func (e *Engine) Logout(ctx context.Context, s store.Session, cl Client) error {
 	if err := e.store.RevokeSession(ctx, s.ID, "logout", e.clock.Now(), ev); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("session: logout: %w", err)
 	}
+	e.notify()
 	return nil
 }
 
@@ -57,5 +58,6 @@ func (e *Engine) LogoutAll(ctx context.Context, userID, keep string, cl Client) 
 	if err != nil {
 		return 0, fmt.Errorf("session: logout all: %w", err)
 	}
+	e.notify()
 	return n, nil
 }

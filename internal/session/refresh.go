@@ -218,6 +218,7 @@ func (e *Engine) end(ctx context.Context, s store.Session, reason string, cl Cli
 	if err := e.store.RevokeSession(ctx, s.ID, reason, e.clock.Now(), ev); err != nil {
 		return fmt.Errorf("session: end: %w", err)
 	}
+	e.notify()
 	return ErrSessionEnded
 }
 
@@ -252,5 +253,6 @@ func (e *Engine) duplicate(ctx context.Context, raw []byte, t store.RefreshToken
 	if err := e.store.RevokeSession(ctx, s.ID, "refresh_token_reuse", now, ev); err != nil {
 		return nil, fmt.Errorf("session: revoke after reuse: %w", err)
 	}
+	e.notify()
 	return nil, ErrRefreshReuse
 }

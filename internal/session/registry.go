@@ -41,6 +41,7 @@ func (e *Engine) RevokeSession(ctx context.Context, actor Actor, sid, ownerID st
 	if err := e.store.RevokeSession(ctx, s.ID, reason, e.clock.Now(), ev); err != nil {
 		return store.Session{}, fmt.Errorf("session: revoke: %w", err)
 	}
+	e.notify()
 	return s, nil
 }
 
@@ -55,6 +56,7 @@ func (e *Engine) ForceLogout(ctx context.Context, actor Actor, userID string) (i
 	if err != nil {
 		return 0, fmt.Errorf("session: force logout: %w", err)
 	}
+	e.notify()
 	return n, nil
 }
 
@@ -69,9 +71,20 @@ func (e *Engine) RecordAdminAccess(ctx context.Context, actor Actor, what, userI
 	e.audit(ctx, store.AuditEvent{Type: "admin_access", ActorID: actor.ID, UserID: userID, Outcome: "success", Detail: what}, actor.Client)
 }
 
-// Prune deletes sessions that ended more than the retention period ago.
+// Prune deletes sessions that ended more than the retention period ago,
+// and revocation-feed entries older than the revocation window (no access
+// token of their sessions can pass a verifier any more). It returns how
+// many sessions it deleted.
 func (e *Engine) Prune(ctx context.Context) (int, error) {
-	return e.store.PruneSessions(ctx, e.clock.Now().Add(-e.cfg.Retention), e.cfg.IdleTimeout)
+	now := e.clock.Now()
+	n, err := e.store.PruneSessions(ctx, now.Add(-e.cfg.Retention), e.cfg.IdleTimeout)
+	if err != nil {
+		return n, err
+	}
+	if _, err := e.store.PruneRevocations(ctx, now.Add(-e.cfg.RevocationWindow)); err != nil {
+		return n, fmt.Errorf("session: prune revocations: %w", err)
+	}
+	return n, nil
 }
 
 // RunPruner prunes every interval until ctx ends, logging what it did.

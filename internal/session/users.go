@@ -133,6 +133,7 @@ func (e *Engine) update(ctx context.Context, actor Actor, id, event string, end 
 		if _, err := e.store.RevokeUserSessions(ctx, u.ID, "", event, e.clock.Now(), ev); err != nil {
 			return u, fmt.Errorf("session: end sessions: %w", err)
 		}
+		e.notify()
 		return u, nil
 	}
 	if err := e.store.AppendAudit(ctx, ev); err != nil {
@@ -243,9 +244,12 @@ func (e *Engine) SetRoles(ctx context.Context, actor Actor, id string, roles []s
 // about the user is kept.
 func (e *Engine) DeleteUser(ctx context.Context, actor Actor, id string) error {
 	ev := e.event(store.AuditEvent{Type: "user_deleted", ActorID: actor.ID, UserID: id, Outcome: "success"}, actor.Client)
-	err := e.store.DeleteUser(ctx, id, ev)
+	err := e.store.DeleteUser(ctx, id, e.clock.Now(), ev)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrUserNotFound
+	} else if err != nil {
+		return fmt.Errorf("session: delete user: %w", err)
 	}
-	return err
+	e.notify()
+	return nil
 }

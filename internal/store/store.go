@@ -70,6 +70,16 @@ type Session struct {
 // Revoked reports whether the session was ended explicitly.
 func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 
+// Revocation is one entry of the revocation feed: the session SessionID
+// was ended explicitly at RevokedAt. Seq is its position in the feed,
+// assigned in commit order and never reused (also not after pruning), so a
+// reader resuming "after seq N" misses nothing committed since.
+type Revocation struct {
+	Seq       int64
+	SessionID string
+	RevokedAt time.Time
+}
+
 // RefreshToken is the stored form of one refresh token.
 type RefreshToken struct {
 	Hash      []byte // SHA-256 of the token's bytes; the primary key

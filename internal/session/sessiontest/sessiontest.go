@@ -50,6 +50,8 @@ type Options struct {
 	// Limiter and Admission are off unless given.
 	Limiter   session.Limiter
 	Admission *password.Admission
+	// Notify is the engine's revocation hook (session.Deps.Notify).
+	Notify func()
 }
 
 // Fixture is one wired engine.
@@ -113,12 +115,13 @@ func New(t testing.TB, o Options) *Fixture {
 }
 
 // NewEngine returns another engine over the same database, keys and clock
-// with other hashing parameters (as after a configuration change).
+// with other hashing parameters (as after a configuration change, or as
+// the command line in another process would run).
 func (f *Fixture) NewEngine(p password.Params) *session.Engine {
 	return session.New(session.Deps{Store: f.DB, Hasher: password.NewHasher(p), Tokens: f.Issuer, CSRF: csrf.New(f.CSRFKey),
-		Clock: f.Clock, Log: f.Log, Limiter: f.opts.Limiter, Admission: f.opts.Admission},
+		Clock: f.Clock, Log: f.Log, Limiter: f.opts.Limiter, Admission: f.opts.Admission, Notify: f.opts.Notify},
 		session.Config{Grace: f.opts.Grace * boolInt(!f.opts.NoGrace), IdleTimeout: f.opts.Idle, Lifetime: f.opts.Lifetime,
-			Scope: f.opts.Scope})
+			Scope: f.opts.Scope, RevocationWindow: AccessTTL + Leeway})
 }
 
 func boolInt(b bool) time.Duration {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -141,8 +142,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
 }
 
 // RevokeSession ends the session and, in the same transaction, appends ev
-// (when its Type is set). Revoking an already revoked session changes
-// nothing and is not an error; an unknown id is ErrNotFound.
+// (when its Type is set) and the session's entry in the revocation feed.
+// Revoking an already revoked session changes nothing (no feed entry) and
+// is not an error; an unknown id is ErrNotFound.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var exists int
@@ -152,20 +154,37 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 		if exists == 0 {
 			return fmt.Errorf("session %s: %w", id, store.ErrNotFound)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
-			WHERE id = ? AND revoked_at IS NULL`, ts(at), reason, id); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE id = ? AND revoked_at IS NULL`, ts(at), reason, id)
+		if err != nil {
 			return formatError(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return formatError(err)
+		} else if n == 1 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at) VALUES (?,?)`,
+				id, ts(at)); err != nil {
+				return formatError(err)
+			}
 		}
 		return appendAudit(ctx, tx, ev)
 	})
 }
 
 // RevokeUserSessions ends every live session of the user except the one
-// with id except (which may be empty), appends ev in the same transaction,
-// and returns how many sessions it ended.
+// with id except (which may be empty), appends ev and one feed entry per
+// session it ends in the same transaction, and returns how many sessions
+// it ended.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// The feed entries first, with the very predicate of the UPDATE:
+		// inside one write transaction both see the same sessions.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at)
+			SELECT id, ? FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL ORDER BY id`,
+			ts(at), userID, except); err != nil {
+			return formatError(err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
 			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`, ts(at), reason, userID, except)
 		if err != nil {
@@ -175,6 +194,63 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason str
 			return formatError(err)
 		}
 		return appendAudit(ctx, tx, ev)
+	})
+	return int(n), err
+}
+
+// Revocations returns up to limit feed entries with seq after after, in
+// ascending seq order. In SQLite a seq is assigned inside the one write
+// transaction there can be at a time, so seq order is commit order and a
+// reader that saw seq N has seen every entry below it.
+func (db *DB) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, session_id, revoked_at FROM revocations
+		WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var (
+			r  store.Revocation
+			at sql.NullInt64
+		)
+		if err := rows.Scan(&r.Seq, &r.SessionID, &at); err != nil {
+			return nil, formatError(err)
+		}
+		r.RevokedAt = fromTS(at)
+		out = append(out, r)
+	}
+	return out, formatError(rows.Err())
+}
+
+// RevocationHead returns the highest seq ever assigned (0 if none). It is
+// read from sqlite_sequence, not max(seq), so pruning every row does not
+// move it back: a guard whose cursor is above the head knows the store was
+// replaced, not merely pruned.
+func (db *DB) RevocationHead(ctx context.Context) (int64, error) {
+	var head int64
+	err := db.r.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'revocations'`).Scan(&head)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return head, formatError(err)
+}
+
+// PruneRevocations deletes the feed entries revoked before before and
+// returns how many it deleted.
+func (db *DB) PruneRevocations(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE revoked_at < ?`, ts(before))
+		if err != nil {
+			return formatError(err)
+		}
+		n, err = res.RowsAffected()
+		return formatError(err)
 	})
 	return int(n), err
 }

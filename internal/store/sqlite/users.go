@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
@@ -80,10 +81,16 @@ func (db *DB) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, e
 }
 
 // DeleteUser removes the user with every session and refresh token of it
-// (ON DELETE CASCADE) and appends ev, in one transaction. Audit events
-// about the user stay. Returns ErrNotFound for an unknown id.
-func (db *DB) DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error {
+// (ON DELETE CASCADE) and appends ev, in one transaction, with a feed
+// entry revoked at at for each of its sessions not already revoked: their
+// access tokens are still valid at resource servers. Audit events about
+// the user stay. Returns ErrNotFound for an unknown id.
+func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at)
+			SELECT id, ? FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY id`, ts(at), id); err != nil {
+			return formatError(err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {
 			return formatError(err)

@@ -34,10 +34,11 @@ type Store interface {
 	// q.Limit of them (see store.UserQuery).
 	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
 	// DeleteUser removes the user with its sessions and refresh tokens and
-	// appends ev, in one transaction; ErrNotFound for an unknown id, and
-	// then nothing is written. Audit events about the user are kept: they
-	// are the record of what the account did.
-	DeleteUser(ctx context.Context, id string, ev store.AuditEvent) error
+	// appends ev and a revocation-feed entry (revoked at at) for each of
+	// its sessions not already revoked, in one transaction; ErrNotFound
+	// for an unknown id, and then nothing is written. Audit events about
+	// the user are kept: they are the record of what the account did.
+	DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error
 	CountUsers(ctx context.Context) (int, error)
 	// UpdateUser reads, applies fn and writes back in one transaction,
 	// ignoring any change fn makes to the id; ErrNotFound, ErrConflict on
@@ -63,12 +64,27 @@ type Store interface {
 	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
 	// returns ErrAlreadySpent and writes nothing.
 	RotateRefreshToken(ctx context.Context, r store.Rotation) error
-	// RevokeSession ends the session and appends ev in one transaction;
-	// revoking twice is not an error; an unknown id is ErrNotFound.
+	// RevokeSession ends the session and appends ev in one transaction,
+	// with one revocation-feed entry if the session was live; revoking
+	// twice is not an error and appends no entry; an unknown id is
+	// ErrNotFound.
 	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
 	// RevokeUserSessions ends the user's live sessions but except and
-	// appends ev in one transaction, returning how many it ended.
+	// appends ev and one revocation-feed entry per session ended, in one
+	// transaction, returning how many it ended.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
+
+	// Revocations returns up to limit (at most 1000; 0 means 1000) feed
+	// entries with Seq above after, ascending. Seqs are assigned in commit
+	// order and never reused: a reader that has seen seq N has seen every
+	// entry committed before it.
+	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
+	// RevocationHead returns the highest seq ever assigned, 0 if none;
+	// pruning does not lower it.
+	RevocationHead(ctx context.Context) (int64, error)
+	// PruneRevocations deletes the entries revoked before before (one
+	// revoked at before exactly is kept) and returns how many.
+	PruneRevocations(ctx context.Context, before time.Time) (int, error)
 
 	// AppendAudit stores one event; AuditEvents returns the events
 	// matching f, newest first, at most f.Limit of them (see
@@ -106,6 +122,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"PruneSessions", testPruneSessions},
 		{"RevokeSession", testRevokeSession},
 		{"RevokeUserSessions", testRevokeUserSessions},
+		{"RevocationFeed", testRevocationFeed},
+		{"RevocationFeedAtomic", testRevocationFeedAtomic},
+		{"RevocationFeedPaging", testRevocationFeedPaging},
 		{"Rotation", testRotation},
 		{"RotationConcurrent", testRotationConcurrent},
 		{"Audit", testAudit},
@@ -538,7 +557,7 @@ func testDeleteUser(t *testing.T, s Store) {
 	b1 := mustSession(t, s, "b1")
 
 	ev := store.AuditEvent{Time: at(100), Type: "user_deleted", ActorID: "u2", UserID: "u1", Outcome: "success"}
-	if err := s.DeleteUser(ctx, "u1", ev); err != nil {
+	if err := s.DeleteUser(ctx, "u1", at(100), ev); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
 
@@ -597,7 +616,7 @@ func testDeleteUser(t *testing.T, s Store) {
 	} {
 		t.Run(tt.name+" writes no event", func(t *testing.T) {
 			bad := store.AuditEvent{Time: at(200), Type: "delete_" + tt.id, UserID: tt.id, Outcome: "success"}
-			if err := s.DeleteUser(ctx, tt.id, bad); !errors.Is(err, store.ErrNotFound) {
+			if err := s.DeleteUser(ctx, tt.id, at(200), bad); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("DeleteUser(%s): err = %v, want ErrNotFound", tt.id, err)
 			}
 			if evs := mustAudit(t, s, store.AuditFilter{Type: bad.Type}); len(evs) != 0 {
@@ -1350,6 +1369,282 @@ func testSecret(t *testing.T, s Store) {
 			if !bytes.Equal(got[i], got[0]) {
 				t.Fatalf("caller %d got %x, caller 0 got %x", i, got[i], got[0])
 			}
+		}
+	})
+}
+
+// feedEntry is a revocation without its seq, for comparing what a step
+// appended whatever numbers the backend gave it.
+type feedEntry struct {
+	SessionID string
+	RevokedAt time.Time
+}
+
+// feedAfter returns every feed entry above seq, checking that seqs ascend.
+func feedAfter(t *testing.T, s Store, after int64) []store.Revocation {
+	t.Helper()
+	rs, err := s.Revocations(context.Background(), after, 0)
+	if err != nil {
+		t.Fatalf("Revocations(%d): %v", after, err)
+	}
+	for i, r := range rs {
+		if r.Seq <= after || (i > 0 && r.Seq <= rs[i-1].Seq) {
+			t.Fatalf("Revocations(%d): seqs not ascending above the cursor: %+v", after, rs)
+		}
+	}
+	return rs
+}
+
+func mustHead(t *testing.T, s Store) int64 {
+	t.Helper()
+	h, err := s.RevocationHead(context.Background())
+	if err != nil {
+		t.Fatalf("RevocationHead: %v", err)
+	}
+	return h
+}
+
+// testRevocationFeed checks that each path that ends sessions explicitly
+// appends exactly one entry per session it ends, and nothing when it ends
+// none; and that pruning never moves the head back.
+func testRevocationFeed(t *testing.T, s Store) {
+	ctx := context.Background()
+	if h := mustHead(t, s); h != 0 {
+		t.Fatalf("head of an empty feed = %d, want 0", h)
+	}
+	if rs := feedAfter(t, s, 0); len(rs) != 0 {
+		t.Fatalf("empty feed has entries: %+v", rs)
+	}
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	mustCreateUser(t, s, user("u3", "carol"))
+	for _, sess := range []store.Session{
+		session("a1", "u1", at(1)), session("a2", "u1", at(2)), session("a3", "u1", at(3)),
+		session("b1", "u2", at(4)), session("b2", "u2", at(5)), session("c1", "u3", at(6)),
+	} {
+		mustCreateSession(t, s, sess, hash("rt-"+sess.ID))
+	}
+
+	// Each step runs against the state the previous ones left and must
+	// append exactly want (in any order within the step).
+	steps := []struct {
+		name string
+		do   func() error
+		want []feedEntry
+	}{
+		{"rotation appends nothing", func() error {
+			return s.RotateRefreshToken(ctx, rotation("rt-a1", "rt-a1-1", "a1", at(10)))
+		}, nil},
+		{"revoke a live session", func() error {
+			return s.RevokeSession(ctx, "a1", "logout", at(20), store.AuditEvent{})
+		}, []feedEntry{{"a1", at(20)}}},
+		{"revoke it again: no entry", func() error {
+			return s.RevokeSession(ctx, "a1", "revoked_by_admin", at(30), store.AuditEvent{})
+		}, nil},
+		{"revoke an unknown session: no entry", func() error {
+			if err := s.RevokeSession(ctx, "nope", "logout", at(35), store.AuditEvent{}); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("err = %v, want ErrNotFound", err)
+			}
+			return nil
+		}, nil},
+		{"revoke a user's sessions but one: the others not yet revoked", func() error {
+			n, err := s.RevokeUserSessions(ctx, "u1", "a3", "logout_all", at(40), store.AuditEvent{})
+			if err == nil && n != 1 {
+				err = fmt.Errorf("ended %d sessions, want 1 (a2)", n)
+			}
+			return err
+		}, []feedEntry{{"a2", at(40)}}},
+		{"revoke a user's sessions again: no entry", func() error {
+			_, err := s.RevokeUserSessions(ctx, "u1", "a3", "logout_all", at(45), store.AuditEvent{})
+			return err
+		}, nil},
+		{"revoke all a user's sessions", func() error {
+			_, err := s.RevokeUserSessions(ctx, "u2", "", "force_logout", at(50), store.AuditEvent{})
+			return err
+		}, []feedEntry{{"b1", at(50)}, {"b2", at(50)}}},
+		{"delete a user: its sessions not yet revoked", func() error {
+			return s.DeleteUser(ctx, "u1", at(60), store.AuditEvent{})
+		}, []feedEntry{{"a3", at(60)}}},
+		{"delete a user whose sessions all ended: no entry", func() error {
+			return s.DeleteUser(ctx, "u2", at(70), store.AuditEvent{})
+		}, nil},
+		{"delete an unknown user: no entry", func() error {
+			if err := s.DeleteUser(ctx, "nobody", at(75), store.AuditEvent{}); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("err = %v, want ErrNotFound", err)
+			}
+			return nil
+		}, nil},
+	}
+	var all []store.Revocation
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			head := mustHead(t, s)
+			if err := st.do(); err != nil {
+				t.Fatal(err)
+			}
+			added := feedAfter(t, s, head)
+			got := map[feedEntry]int{}
+			for _, r := range added {
+				got[feedEntry{r.SessionID, r.RevokedAt.UTC()}]++
+			}
+			want := map[feedEntry]int{}
+			for _, e := range st.want {
+				want[e]++
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("appended %+v, want %+v", added, st.want)
+			}
+			if h := mustHead(t, s); len(added) > 0 && h != added[len(added)-1].Seq || len(added) == 0 && h != head {
+				t.Errorf("head %d after appending %+v (head before %d)", h, added, head)
+			}
+			all = append(all, added...)
+		})
+	}
+	if rs := feedAfter(t, s, 0); len(rs) != len(all) {
+		t.Errorf("whole feed has %d entries, the steps appended %d", len(rs), len(all))
+	}
+
+	t.Run("prune keeps the boundary and the head", func(t *testing.T) {
+		head := mustHead(t, s)
+		n, err := s.PruneRevocations(ctx, at(50))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 { // a1 at 20, a2 at 40
+			t.Errorf("pruned %d, want 2", n)
+		}
+		var left []string
+		for _, r := range feedAfter(t, s, 0) {
+			left = append(left, r.SessionID)
+		}
+		if fmt.Sprint(left) != "[b1 b2 a3]" && fmt.Sprint(left) != "[b2 b1 a3]" {
+			t.Errorf("after pruning before 50 s: %v, want b1, b2 (revoked at 50 exactly) and a3", left)
+		}
+		if n, err := s.PruneRevocations(ctx, at(1000)); err != nil || n != 3 {
+			t.Errorf("prune all = %d, %v; want 3", n, err)
+		}
+		if h := mustHead(t, s); h != head {
+			t.Errorf("head %d after pruning everything, want %d: it must not move back", h, head)
+		}
+		if err := s.RevokeSession(ctx, "c1", "logout", at(1100), store.AuditEvent{}); err != nil {
+			t.Fatal(err)
+		}
+		rs := feedAfter(t, s, head)
+		if len(rs) != 1 || rs[0].SessionID != "c1" || rs[0].Seq <= head {
+			t.Errorf("after pruning, a new entry = %+v; want c1 with a seq above the old head %d", rs, head)
+		}
+	})
+}
+
+// testRevocationFeedAtomic checks that a feed entry commits with the
+// revocation it records: a reader never sees a revoked session without
+// its entry, nor an entry whose session is not revoked yet.
+func testRevocationFeedAtomic(t *testing.T, s Store) {
+	ctx := context.Background()
+	const n = 40
+	ids := make([]string, n)
+	for i := range ids {
+		// Each session its own user, so that a user-wide revocation ends
+		// exactly one session.
+		uid := fmt.Sprintf("u%02d", i)
+		mustCreateUser(t, s, user(uid, "user"+uid))
+		ids[i] = fmt.Sprintf("s%02d", i)
+		mustCreateSession(t, s, session(ids[i], uid, at(i)), hash("rt-"+ids[i]))
+	}
+	inFeed := func() map[string]bool {
+		rs, err := s.Revocations(ctx, 0, 0)
+		if err != nil {
+			t.Error(err)
+		}
+		m := map[string]bool{}
+		for _, r := range rs {
+			m[r.SessionID] = true
+		}
+		return m
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			// Session first, then feed: a revoked session must be in it.
+			for _, id := range ids {
+				if sess, err := s.SessionByID(ctx, id); err == nil && sess.Revoked() && !inFeed()[id] {
+					t.Errorf("%s is revoked but not in the feed", id)
+					return
+				}
+			}
+			// Feed first, then session: an entry's session must be revoked.
+			for id := range inFeed() {
+				if sess, err := s.SessionByID(ctx, id); err != nil || !sess.Revoked() {
+					t.Errorf("%s is in the feed but not revoked (%v)", id, err)
+					return
+				}
+			}
+		}
+	}()
+	for i, id := range ids {
+		var err error
+		if i%2 == 0 {
+			err = s.RevokeSession(ctx, id, "logout", at(100+i), store.AuditEvent{})
+		} else {
+			_, err = s.RevokeUserSessions(ctx, fmt.Sprintf("u%02d", i), "", "force_logout", at(100+i), store.AuditEvent{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	if got := len(inFeed()); got != n {
+		t.Errorf("feed has %d entries, want %d", got, n)
+	}
+}
+
+// testRevocationFeedPaging checks after and limit.
+func testRevocationFeedPaging(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateUser(t, s, user("u1", "alice"))
+	const n = 7
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("s%d", i)
+		mustCreateSession(t, s, session(id, "u1", at(i)), hash("rt-"+id))
+		if err := s.RevokeSession(ctx, id, "logout", at(10+i), store.AuditEvent{}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+	for _, limit := range []int{1, 3, 7, 1000} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			got := pages(t, limit, n, func(last *store.Revocation) ([]store.Revocation, error) {
+				after := int64(0)
+				if last != nil {
+					after = last.Seq
+				}
+				return s.Revocations(ctx, after, limit)
+			})
+			var ids []string
+			for i, r := range got {
+				ids = append(ids, r.SessionID)
+				if !r.RevokedAt.Equal(at(10 + i)) {
+					t.Errorf("%s revoked at %v, want %v", r.SessionID, r.RevokedAt, at(10+i))
+				}
+			}
+			if !reflect.DeepEqual(ids, want) {
+				t.Errorf("paged %v, want %v", ids, want)
+			}
+		})
+	}
+	t.Run("after the head", func(t *testing.T) {
+		if rs := feedAfter(t, s, mustHead(t, s)); len(rs) != 0 {
+			t.Errorf("entries after the head: %+v", rs)
 		}
 	})
 }

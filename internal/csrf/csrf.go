@@ -78,3 +78,11 @@ func Hash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
+
+// ClaimHash is Hash in the form the access token's csrf_hash claim carries
+// it: base64url without padding (RFC 4648 §5), as JOSE encodes binary
+// values (RFC 7515 §2). A verifier without the HMAC key checks a presented
+// CSRF token by hashing it the same way and comparing in constant time.
+func ClaimHash(token string) string {
+	return base64.RawURLEncoding.EncodeToString(Hash(token))
+}

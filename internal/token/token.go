@@ -52,6 +52,12 @@ type Claims struct {
 	Username  string           `json:"preferred_username,omitempty"`
 	Roles     []string         `json:"roles"`
 	Scope     string           `json:"scope,omitempty"`
+	// CSRFHash binds the session's CSRF token to this access token:
+	// base64url (no padding) of the SHA-256 of the CSRF token handed out
+	// with it. A resource server's guard, which has no CSRF key, checks a
+	// cookie-borne unsafe request's X-XSRF-TOKEN against it (the OWASP
+	// signed double-submit pattern, the signature being the JWT's).
+	CSRFHash string `json:"csrf_hash,omitempty"`
 }
 
 // Issuer signs access tokens.
@@ -83,6 +89,8 @@ type Subject struct {
 	Scope     string
 	// NotAfter caps the token's expiry (the session's absolute end).
 	NotAfter time.Time
+	// CSRFHash is the csrf_hash claim (see Claims.CSRFHash); empty omits it.
+	CSRFHash string
 }
 
 // Issue signs a fresh access token and returns it with its jti and expiry.
@@ -115,6 +123,7 @@ func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp tim
 		Username:  s.Username,
 		Roles:     roles,
 		Scope:     s.Scope,
+		CSRFHash:  s.CSRFHash,
 	}
 	raw, err = jwt.Signed(key.signer).Claims(c).Serialize()
 	if err != nil {

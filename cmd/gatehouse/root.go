@@ -32,6 +32,8 @@ type env struct {
 
 	configPath string
 	data       string
+	// demo: serve --demo, the demo app beside the API.
+	demo bool
 }
 
 func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {

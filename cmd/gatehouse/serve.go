@@ -63,6 +63,7 @@ func newServeCmd(e *env) *cobra.Command {
 	fl.StringVar(&f.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fl.StringArrayVar(&f.TrustedProxies, "trusted-proxy", nil, "address or CIDR of a trusted TLS-terminating proxy (repeatable)")
 	fl.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error")
+	fl.BoolVar(&e.demo, "demo", false, "also serve the demo app at / and its API under /demo/api/")
 	return cmd
 }
 
@@ -104,6 +105,12 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	pruneCtx, stopPruner := context.WithCancel(ctx)
 	defer stopPruner()
 	go a.engine.RunPruner(pruneCtx, time.Hour)
+	var demoApp http.Handler
+	if e.demo {
+		if demoApp, err = e.demoHandler(ctx, a, cfg, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
 	handler, err := server.New(a.engine, a.verifier, a.keys, log, e.clock, server.Config{
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
@@ -112,6 +119,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		JWKSMaxAge:     cfg.JWKSMaxAge,
+		Fallback:       demoApp,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/web"
@@ -165,6 +166,7 @@ func fileHandler(files fs.FS, name string) (http.Handler, error) {
 		h.Set("Content-Security-Policy", CSP)
 		h.Set("Content-Type", ctype)
 		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 		if r.Method == http.MethodHead {
 			return
 		}

@@ -183,8 +183,14 @@ export function createClient(options = {}) {
       return res;
     }
     const { code } = await problemOf(res);
+    if (code === "session_ended") {
+      // The session was revoked (logout elsewhere, "sign out everywhere",
+      // an admin): refreshing cannot help, and every tab should know.
+      announce("logout", { reason: code });
+      return res;
+    }
     if (code !== "invalid_token") {
-      return res; // session_ended and the like: refreshing cannot help
+      return res;
     }
     if (!(await refresh(first.token))) {
       return res;

@@ -43,13 +43,13 @@ type child struct {
 }
 
 // startChild starts `gatehouse serve` listening on addr (127.0.0.1:0 for
-// a free port) with data as its data directory and env added to the
-// environment (GATEHOUSE_* settings). It returns once the server listens.
-// A restart keeps the issuer, and so the tokens, valid only on the same
-// port: pass the first one's addr.
-func startChild(t *testing.T, addr, data string, env map[string]string) *child {
+// a free port) with data as its data directory, env added to the
+// environment (GATEHOUSE_* settings) and args added to the command line.
+// It returns once the server listens. A restart keeps the issuer, and so
+// the tokens, valid only on the same port: pass the first one's addr.
+func startChild(t *testing.T, addr, data string, env map[string]string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--listen", addr, "--data", data)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--data", data}, args...)...)
 	// Settings come from env alone, not from the shell running the tests.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GATEHOUSE_") {

@@ -68,7 +68,7 @@ func (s *Server) respondGrant(w http.ResponseWriter, g *session.Grant, bearer bo
 			ExpiresIn: max(0, int(g.AccessExpiresAt.Sub(now)/time.Second)), RefreshToken: g.RefreshToken})
 		return
 	}
-	setSessionCookies(w, g, now)
+	s.setSessionCookies(w, g, now)
 	writeJSON(w, http.StatusOK, grantView{User: viewUser(g.User), Session: viewSession(g.Session),
 		AccessTokenExpiresAt: g.AccessExpiresAt})
 }
@@ -252,17 +252,25 @@ func (s *Server) handleRefresh() http.Handler {
 			csrfFailed(w)
 			return
 		}
-		g, err := s.engine.Refresh(r.Context(), rt, s.client(r))
+		g, err := s.cookieRefresh(w, r, rt)
 		if err != nil {
-			if errors.Is(err, session.ErrSessionEnded) || errors.Is(err, session.ErrRefreshReuse) ||
-				errors.Is(err, session.ErrInvalidRefreshToken) {
-				clearSessionCookies(w)
-			}
 			s.engineError(w, r, err)
 			return
 		}
 		s.respondGrant(w, g, false)
 	})
+}
+
+// cookieRefresh rotates the refresh cookie's token. A refusal that will
+// never turn into success (an ended session, reuse, an unknown token)
+// expires the cookies, so the browser stops presenting them.
+func (s *Server) cookieRefresh(w http.ResponseWriter, r *http.Request, rt string) (*session.Grant, error) {
+	g, err := s.engine.Refresh(r.Context(), rt, s.client(r))
+	if errors.Is(err, session.ErrSessionEnded) || errors.Is(err, session.ErrRefreshReuse) ||
+		errors.Is(err, session.ErrInvalidRefreshToken) {
+		s.clearSessionCookies(w)
+	}
+	return g, err
 }
 
 // authenticated is a verified access token and how it arrived.
@@ -367,7 +375,7 @@ func (s *Server) handleLogout() http.Handler {
 				return
 			}
 		}
-		loggedOut(w)
+		s.loggedOut(w)
 	})
 }
 
@@ -438,7 +446,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 			writeJSON(w, http.StatusOK, revokedView{Revoked: n})
 			return
 		}
-		loggedOut(w)
+		s.loggedOut(w)
 	})
 }
 
@@ -468,8 +476,8 @@ func csrfFailed(w http.ResponseWriter) {
 
 // loggedOut ends a logout response: the cookies are expired one by one,
 // and Clear-Site-Data asks the browser to drop any others of this site.
-func loggedOut(w http.ResponseWriter) {
-	clearSessionCookies(w)
+func (s *Server) loggedOut(w http.ResponseWriter) {
+	s.clearSessionCookies(w)
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -11,7 +11,8 @@ import (
 // Cookie names. The __Host- prefix makes the browser insist on Secure,
 // Path=/ and no Domain, so a sibling subdomain cannot plant or overwrite the
 // access cookie (cookie tossing); the refresh cookie needs a narrower Path
-// and so can only have the __Secure- prefix.
+// and so can only have the __Secure- prefix (it keeps it with
+// inline_refresh's Path=/, so that the setting changes nothing else).
 const (
 	CookieAccess  = "__Host-gh_at"
 	CookieRefresh = "__Secure-gh_rt"
@@ -21,11 +22,18 @@ const (
 )
 
 // setSessionCookies writes the three cookies of a grant.
-func setSessionCookies(w http.ResponseWriter, g *session.Grant, now time.Time) {
+func (s *Server) setSessionCookies(w http.ResponseWriter, g *session.Grant, now time.Time) {
 	rtAge := maxAge(g.RefreshExpiresAt, now)
 	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: g.AccessToken, Path: "/", MaxAge: maxAge(g.AccessExpiresAt, now),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: g.RefreshToken, Path: refreshPath, MaxAge: rtAge,
+	if s.cfg.RefreshCookiePath != refreshPath {
+		// A browser keeps a cookie per (name, path): one still holding the
+		// /auth refresh cookie from before inline_refresh would send both
+		// to /auth/refresh and be refused as duplicate_cookie.
+		http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: refreshPath, MaxAge: -1,
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: g.RefreshToken, Path: s.cfg.RefreshCookiePath, MaxAge: rtAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// Readable by the SPA's JavaScript: that is the point of double-submit.
 	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: g.CSRFToken, Path: "/", MaxAge: rtAge,
@@ -35,10 +43,10 @@ func setSessionCookies(w http.ResponseWriter, g *session.Grant, now time.Time) {
 // clearSessionCookies expires the three cookies with the same attributes
 // they were set with (a browser only replaces a cookie of the same name,
 // path and domain).
-func clearSessionCookies(w http.ResponseWriter) {
+func (s *Server) clearSessionCookies(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: refreshPath, MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: s.cfg.RefreshCookiePath, MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, SameSite: http.SameSiteStrictMode})

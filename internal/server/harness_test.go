@@ -12,10 +12,12 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/server"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
@@ -60,6 +62,12 @@ type gh struct {
 	Keys   *token.Keyring
 	Logs   *syncBuffer
 	srv    *httptest.Server
+	// Fixture makes further engines over the same database (as the CLI
+	// in another process); Server and Hub are what serve wires.
+	Fixture *sessiontest.Fixture
+	Server  *server.Server
+	Hub     *revocation.Hub
+	stopHub func() // serve stops the hub at shutdown
 }
 
 type option func(*sessiontest.Options, *server.Config)
@@ -73,22 +81,37 @@ func newGH(t *testing.T, opts ...option) *gh {
 
 	so := sessiontest.Options{Issuer: base, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	hcfg := server.Config{PublicURL: pub, AllowedOrigins: []string{"http://spa.example.test"}}
+	// The engine nudges the revocation feed, as serve wires it.
+	var hubp atomic.Pointer[revocation.Hub]
+	so.Notify = func() {
+		if h := hubp.Load(); h != nil {
+			h.Notify()
+		}
+	}
 	for _, o := range opts {
 		o(&so, &hcfg)
 	}
 	f := sessiontest.New(t, so)
-	h, err := server.New(f.Engine, f.Verifier, f.Keys, f.Log, f.Clock, hcfg)
+	hub := revocation.New(f.DB, revocation.Config{Window: sessiontest.AccessTTL + sessiontest.Leeway, Clock: f.Clock, Log: f.Log})
+	hubp.Store(hub)
+	hcfg.Revocations = hub
+	s, err := server.NewServer(f.Engine, f.Verifier, f.Keys, f.Log, f.Clock, hcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = h
+	srv.Config.Handler = s.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	go hub.Run(hubCtx)
+	stop := func() { stopHub(); <-hub.Done() }
+	t.Cleanup(stop) // before srv.Close: streams end first
 
 	if _, err := f.Engine.AddUser(context.Background(), session.CLI, testUser, testPassword, []string{"reader"}); err != nil {
 		t.Fatal(err)
 	}
-	return &gh{t: t, URL: base, Origin: base, Clock: f.Clock, DB: f.DB, Engine: f.Engine, Keys: f.Keys, Logs: logs, srv: srv}
+	return &gh{t: t, URL: base, Origin: base, Clock: f.Clock, DB: f.DB, Engine: f.Engine, Keys: f.Keys, Logs: logs, srv: srv,
+		Fixture: f, Server: s, Hub: hub, stopHub: stop}
 }
 
 // browser is an HTTP client with a cookie jar, standing in for one browser

@@ -137,10 +137,14 @@ type ctxKey int
 const clientIPKey ctxKey = iota
 
 // clientInfo resolves the client's address once and bounds the request's
-// time.
+// time. The revocation feed's event stream alone is exempt from the bound:
+// it is meant to stay open, and ends on disconnect or shutdown instead.
 func (s *Server) clientInfo(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if !isFeedStream(r) {
+			ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		}
 		defer cancel()
 		ctx = context.WithValue(ctx, clientIPKey, s.resolveIP(r))
 		h.ServeHTTP(w, r.WithContext(ctx))

@@ -27,6 +27,7 @@ func (s *Server) routeTable() []route {
 		{"/auth/password", one(http.MethodPost, s.handleChangePassword())},
 		{"/auth/sessions", one(http.MethodGet, s.handleOwnSessions())},
 		{"/auth/sessions/{id}", one(http.MethodDelete, s.handleRevokeOwnSession())},
+		{revocationsPath, one(http.MethodGet, s.handleRevocations())},
 
 		{"/admin/users", map[string]http.Handler{
 			http.MethodGet:  s.handleAdminListUsers(),

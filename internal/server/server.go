@@ -5,6 +5,7 @@
 package server
 
 import (
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
@@ -41,6 +43,20 @@ type Config struct {
 	// (the demo app), behind the same middleware as the API, so it gets
 	// the same headers, limits and cross-origin defence. Nil answers 404.
 	Fallback http.Handler
+
+	// Revocations is the revocation feed GET /auth/revocations serves;
+	// with it nil or RevocationFeedSecret empty the endpoint answers 404.
+	Revocations *revocation.Hub
+	// RevocationFeedSecret is the bearer secret resource servers present
+	// to read the feed (at least 32 bytes; the configuration checks).
+	RevocationFeedSecret string
+	// RevocationHeartbeat is how often an idle feed stream sends a ping,
+	// so that guards and proxies can tell a quiet stream from a dead one.
+	RevocationHeartbeat time.Duration
+	// RefreshCookiePath is the refresh cookie's Path: "/auth" (default),
+	// or "/" for in-line refresh by a guard on this site (inline_refresh;
+	// the trade-off is in docs/tokens.md).
+	RefreshCookiePath string
 }
 
 // Server serves the HTTP API.
@@ -53,10 +69,24 @@ type Server struct {
 	cfg      Config
 	origins  map[string]bool
 	cop      *http.CrossOriginProtection
+	// feedSecret is the SHA-256 of RevocationFeedSecret: compared hashed,
+	// so the comparison's time depends on neither value's length.
+	feedSecret [sha256.Size]byte
+	handler    http.Handler
 }
 
 // New returns the whole HTTP API as one handler.
 func New(engine *session.Engine, verifier *token.Verifier, keys *token.Keyring, log *slog.Logger, clk clock.Clock, cfg Config) (http.Handler, error) {
+	s, err := NewServer(engine, verifier, keys, log, clk, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.Handler(), nil
+}
+
+// NewServer returns the Server, for callers that need more of it than
+// its handler (InlineRefresher).
+func NewServer(engine *session.Engine, verifier *token.Verifier, keys *token.Keyring, log *slog.Logger, clk clock.Clock, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
@@ -69,8 +99,15 @@ func New(engine *session.Engine, verifier *token.Verifier, keys *token.Keyring, 
 	if cfg.JWKSMaxAge <= 0 {
 		cfg.JWKSMaxAge = 5 * time.Minute
 	}
+	if cfg.RevocationHeartbeat <= 0 {
+		cfg.RevocationHeartbeat = 10 * time.Second
+	}
+	if cfg.RefreshCookiePath == "" {
+		cfg.RefreshCookiePath = refreshPath
+	}
 	s := &Server{engine: engine, verifier: verifier, keys: keys, log: log, clock: clk, cfg: cfg,
-		origins: map[string]bool{}, cop: http.NewCrossOriginProtection()}
+		origins: map[string]bool{}, cop: http.NewCrossOriginProtection(),
+		feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}
 	for _, o := range append([]string{origin(cfg.PublicURL)}, cfg.AllowedOrigins...) {
 		if err := s.cop.AddTrustedOrigin(o); err != nil {
 			return nil, err
@@ -80,7 +117,11 @@ func New(engine *session.Engine, verifier *token.Verifier, keys *token.Keyring, 
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusForbidden, CodeCrossOrigin, "cross-origin request refused")
 	}))
-	return s.middleware(s.routes()), nil
+	s.handler = s.middleware(s.routes())
+	return s, nil
 }
+
+// Handler returns the whole HTTP API as one handler.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }

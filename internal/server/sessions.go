@@ -122,7 +122,7 @@ func (s *Server) handleRevokeOwnSession() http.Handler {
 			return
 		}
 		if sid == c.session.ID {
-			loggedOut(w)
+			s.loggedOut(w)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -124,6 +124,17 @@ func (f *Fixture) NewEngine(p password.Params) *session.Engine {
 			Scope: f.opts.Scope, RevocationWindow: AccessTTL + Leeway})
 }
 
+// OtherProcess returns another engine over the same database as a
+// separate process (the command line) would run it: without the Notify
+// hook, so the revocation feed learns of its revocations only by polling.
+func (f *Fixture) OtherProcess() *session.Engine {
+	o := f.opts
+	o.Notify = nil
+	other := &Fixture{DB: f.DB, Clock: f.Clock, Keys: f.Keys, Issuer: f.Issuer, Verifier: f.Verifier, CSRFKey: f.CSRFKey,
+		Log: f.Log, opts: o}
+	return other.NewEngine(o.Params)
+}
+
 func boolInt(b bool) time.Duration {
 	if b {
 		return 1

@@ -1,0 +1,343 @@
+package guard_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse-auth/gatehouse/guard"
+)
+
+const (
+	testIssuer   = "https://gatehouse.test"
+	testAudience = "https://api.test"
+	testCSRF     = "csrf-value-of-session-1"
+)
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testKey is a signing key of the test issuer.
+type testKey struct {
+	kid  string
+	alg  string
+	priv crypto.Signer
+}
+
+// keys are the test issuer's three keys and their JWKS.
+type keys struct {
+	es, ed, rs *testKey
+	jwks       []byte
+}
+
+func newKeys(t testing.TB) *keys {
+	t.Helper()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &keys{
+		es: &testKey{kid: "es-1", alg: guard.ES256, priv: ec},
+		ed: &testKey{kid: "ed-1", alg: guard.EdDSA, priv: ed},
+		rs: &testKey{kid: "rs-1", alg: guard.RS256, priv: rs},
+	}
+	k.jwks = jwksOf(t, k.es, k.ed, k.rs)
+	return k
+}
+
+func jwksOf(t testing.TB, ks ...*testKey) []byte {
+	t.Helper()
+	var set jose.JSONWebKeySet
+	for _, k := range ks {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: k.alg, Use: "sig"})
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mint signs claims with go-jose, typ at+jwt unless headers say otherwise;
+// headers are added to the protected header.
+func (k *testKey) mint(t testing.TB, headers map[string]any, claims map[string]any) string {
+	t.Helper()
+	opts := &jose.SignerOptions{}
+	if typ, ok := headers["typ"]; ok {
+		opts = opts.WithType(jose.ContentType(typ.(string)))
+	} else {
+		opts = opts.WithType("at+jwt")
+	}
+	for h, v := range headers {
+		if h != "typ" {
+			opts = opts.WithHeader(jose.HeaderKey(h), v)
+		}
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.alg),
+		Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// signRaw signs an exact header and payload, for headers go-jose would
+// not write (duplicates, odd algorithms).
+func (k *testKey) signRaw(t testing.TB, header string, payload []byte) string {
+	t.Helper()
+	input := b64(header) + "." + b64(string(payload))
+	return input + "." + base64.RawURLEncoding.EncodeToString(k.sign(t, input))
+}
+
+func (k *testKey) sign(t testing.TB, input string) []byte {
+	t.Helper()
+	sum := sha256.Sum256([]byte(input))
+	switch p := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		r, s, err := ecdsa.Sign(rand.Reader, p, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig
+	case ed25519.PrivateKey:
+		return ed25519.Sign(p, []byte(input))
+	case *rsa.PrivateKey:
+		sig, err := rsa.SignPKCS1v15(rand.Reader, p, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	t.Fatalf("unknown key %T", k.priv)
+	return nil
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func csrfHash(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// del, as a claim value, removes the claim.
+type delClaim struct{}
+
+var del = delClaim{}
+
+// claimsAt returns valid claims for session sess-1 at now, changed by
+// over (a del value removes a claim).
+func claimsAt(now time.Time, over map[string]any) map[string]any {
+	c := map[string]any{
+		"iss":                testIssuer,
+		"aud":                []string{testAudience},
+		"sub":                "user-1",
+		"sid":                "sess-1",
+		"client_id":          "gatehouse",
+		"exp":                now.Add(5 * time.Minute).Unix(),
+		"iat":                now.Unix(),
+		"nbf":                now.Unix(),
+		"auth_time":          now.Add(-time.Minute).Unix(),
+		"jti":                "jti-" + rand.Text(),
+		"preferred_username": "alice",
+		"roles":              []string{"editor"},
+		"scope":              "api read",
+		"csrf_hash":          csrfHash(testCSRF),
+	}
+	for k, v := range over {
+		if v == del {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// env is a guard over the test keys with a fake clock.
+type env struct {
+	*keys
+	clock *fakeClock
+	g     *guard.Guard
+	log   *countingHandler
+}
+
+func newEnv(t testing.TB, k *keys, change func(*guard.Config)) *env {
+	t.Helper()
+	if k == nil {
+		k = newKeys(t)
+	}
+	src, err := guard.StaticKeys(k.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{keys: k, clock: &fakeClock{now: t0}, log: &countingHandler{}}
+	cfg := guard.Config{Issuer: testIssuer, Audience: testAudience, Keys: src, Now: e.clock.Now,
+		AllowedOrigins: []string{"https://app.test"}, Log: slog.New(e.log)}
+	if change != nil {
+		change(&cfg)
+	}
+	if e.g, err = guard.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// token mints a valid ES256 token now, with claims changed by over.
+func (e *env) token(t testing.TB, over map[string]any) string {
+	return e.es.mint(t, nil, claimsAt(e.clock.Now(), over))
+}
+
+// countingHandler is a slog handler counting records, and failing the
+// test if a record contains a token-like value is left to the callers.
+type countingHandler struct {
+	mu      sync.Mutex
+	records []string
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
+	h.records = append(h.records, b.String())
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+func (h *countingHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.records)
+}
+
+// reply is a recorded response.
+type reply struct {
+	status    int
+	challenge string
+	code      string
+	body      string
+	header    http.Header
+	principal *guard.Principal
+}
+
+// serve sends r through the guard's middleware into a handler that
+// records the principal.
+func serve(h func(http.Handler) http.Handler, r *http.Request) reply {
+	var got *guard.Principal
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = guard.PrincipalFrom(r.Context())
+		w.WriteHeader(http.StatusOK)
+	})
+	rec := httptest.NewRecorder()
+	h(next).ServeHTTP(rec, r)
+	res := rec.Result()
+	body, _ := io.ReadAll(res.Body)
+	out := reply{status: res.StatusCode, challenge: res.Header.Get("WWW-Authenticate"), body: string(body),
+		header: res.Header, principal: got}
+	if res.StatusCode != http.StatusOK {
+		var p guard.Problem
+		if err := json.Unmarshal(body, &p); err == nil {
+			out.code = p.Code
+			if p.Type != "urn:gatehouse:problem:"+p.Code || p.Status != res.StatusCode {
+				out.code = "bad problem body: " + string(body)
+			}
+		}
+		if res.Header.Get("Content-Type") != "application/problem+json" || res.Header.Get("Cache-Control") != "no-store" {
+			out.code = "bad problem headers"
+		}
+	}
+	return out
+}
+
+func bearerReq(method, tok string) *http.Request {
+	r := httptest.NewRequest(method, "https://api.test/things", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return r
+}
+
+// cookieReq is a browser-like cookie request; cookies are name=value.
+func cookieReq(method string, cookies ...string) *http.Request {
+	r := httptest.NewRequest(method, "https://api.test/things", nil)
+	if len(cookies) > 0 {
+		r.Header.Set("Cookie", strings.Join(cookies, "; "))
+	}
+	if !(method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions) {
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	return r
+}
+
+// Exact WWW-Authenticate values.
+const (
+	chNone    = `Bearer`
+	chRequest = `Bearer error="invalid_request"`
+	chExpired = `Bearer error="invalid_token", error_description="the access token expired"`
+	chNotYet  = `Bearer error="invalid_token", error_description="the access token is not valid yet"`
+	chClaims  = `Bearer error="invalid_token", error_description="the access token's claims are not acceptable"`
+	chSig     = `Bearer error="invalid_token", error_description="the access token's signature or key is not valid"`
+	chMalform = `Bearer error="invalid_token", error_description="the access token is malformed"`
+	chRevoked = `Bearer error="invalid_token", error_description="the session has ended"`
+	chRefresh = `Bearer error="invalid_token", error_description="the access token expired and the session could not be refreshed"`
+)

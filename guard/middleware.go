@@ -1,0 +1,182 @@
+package guard
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Refresher performs an in-line refresh.
+type Refresher interface {
+	// Refresh rotates the refresh token the request carries, sets the new
+	// session cookies on w, and returns the new access token.
+	Refresh(w http.ResponseWriter, r *http.Request) (accessToken string, err error)
+}
+
+// Middleware authenticates every request before next sees it and puts
+// the Principal in the request context (PrincipalFrom).
+//
+// The token comes from "Authorization: Bearer" (RFC 6750 §2.1; the scheme
+// is case-insensitive, RFC 9110 §11.1), or else from the AccessCookie.
+// Answers, each a problem+json body with Cache-Control: no-store:
+//
+//   - no token: 401, WWW-Authenticate: Bearer (no error code, RFC 6750
+//     §3.1: the request carried no credentials), code invalid_token;
+//   - an Authorization header that is not one Bearer token: 401, Bearer
+//     error="invalid_request", code invalid_request;
+//   - a token that fails Verify: 401, Bearer error="invalid_token" with a
+//     fixed error_description, code invalid_token (also for a revoked
+//     session);
+//   - revocation feed down and not FailOpen: 503,
+//     revocation_feed_unavailable;
+//   - cookie-borne only: a cookie of ours present twice: 400
+//     duplicate_cookie; an unsafe request from another origin: 403
+//     cross_origin_request; a failed double submit: 403 csrf_failed.
+func (g *Guard) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := g.authorize(w, r); ok {
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		}
+	})
+}
+
+// authorize returns the request's principal, or answers the request and
+// returns false.
+func (g *Guard) authorize(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
+	if auth := r.Header.Values("Authorization"); len(auth) > 0 {
+		raw, ok := bearer(auth)
+		if !ok {
+			g.counters.refuse(rInvalidRequest)
+			writeProblem(w, http.StatusUnauthorized, CodeInvalidRequest,
+				"the Authorization header must be one Bearer token", challengeInvalidRequest)
+			return nil, false
+		}
+		// A bearer token needs no CSRF check: browsers never attach it.
+		return g.verifyRequest(w, r, raw)
+	}
+	return g.authorizeCookie(w, r)
+}
+
+// bearer extracts the token of "Bearer <token>" (RFC 6750 §2.1).
+func bearer(values []string) (string, bool) {
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", false
+	}
+	return tok, true
+}
+
+// verifyRequest verifies raw and checks its session, answering failures.
+func (g *Guard) verifyRequest(w http.ResponseWriter, r *http.Request, raw string) (*Principal, bool) {
+	now := g.now()
+	p, err := g.authenticate(r.Context(), raw, now)
+	if err == nil {
+		err = g.checkSession(p, now)
+	}
+	if err != nil {
+		g.refuseToken(w, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// refuseToken counts and answers a Verify error.
+func (g *Guard) refuseToken(w http.ResponseWriter, err error) {
+	reason := reasonOf(err)
+	g.counters.refuse(reason)
+	if reason == rFeed {
+		writeProblem(w, http.StatusServiceUnavailable, CodeRevocationFeedDown,
+			"revocations cannot be checked right now; try again shortly", "")
+		return
+	}
+	invalidToken(w, describe(err))
+}
+
+// authorizeCookie handles a request without Authorization: the access
+// token, if any, is the AccessCookie, and unsafe methods need CSRF checks.
+func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
+	j, ok := g.readCookies(r)
+	if !ok {
+		g.counters.refuse(rDuplicateCookie)
+		writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, "a session cookie is present more than once", "")
+		return nil, false
+	}
+	if j.access == "" {
+		g.counters.refuse(rNoToken)
+		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "the request carries no access token", challengeNoCredentials)
+		return nil, false
+	}
+	unsafe := !safeMethod(r.Method)
+	if unsafe {
+		if err := g.cop.Check(r); err != nil {
+			g.counters.refuse(rCrossOrigin)
+			writeProblem(w, http.StatusForbidden, CodeCrossOriginRequest, "cross-origin request refused", "")
+			return nil, false
+		}
+	}
+	now := g.now()
+	p, err := g.authenticate(r.Context(), j.access, now)
+	if err != nil && errors.Is(err, ErrExpired) && p != nil && g.cfg.Refresher != nil && j.refresh != "" {
+		return g.refreshInline(w, r, j, p, unsafe)
+	}
+	if err == nil {
+		err = g.checkSession(p, now)
+	}
+	if err != nil {
+		g.refuseToken(w, err)
+		return nil, false
+	}
+	if unsafe && !g.csrfOK(r, j, p) {
+		g.counters.refuse(rCSRF)
+		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
+		return nil, false
+	}
+	return p, true
+}
+
+// refreshInline handles a cookie-borne token that failed only because it
+// expired: its signature, typ, iss and aud held, so it is the issuer's
+// token for us and the session's own. The CSRF check of an unsafe request
+// is made against the expired token (the request's XSRF header belongs to
+// it), then the Refresher rotates the session once, and the request goes
+// on with the new token, verified like any other.
+func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j jar, expired *Principal, unsafe bool) (*Principal, bool) {
+	if unsafe && !g.csrfOK(r, j, expired) {
+		g.counters.refuse(rCSRF)
+		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
+		return nil, false
+	}
+	if rv := g.cfg.Revocations; rv != nil && rv.Revoked(expired.SessionID) {
+		g.refuseToken(w, ErrRevoked)
+		return nil, false
+	}
+	raw, err := g.cfg.Refresher.Refresh(w, r)
+	if err != nil || raw == "" {
+		g.counters.refreshFailure.Add(1)
+		g.counters.refuse(rRefreshFailed)
+		invalidToken(w, "the access token expired and the session could not be refreshed")
+		return nil, false
+	}
+	p, ok := g.verifyRequest(w, r, raw)
+	if !ok {
+		g.counters.refreshFailure.Add(1)
+		return nil, false
+	}
+	if p.SessionID != expired.SessionID || p.Subject != expired.Subject {
+		// A refresh continues the same session of the same user; anything
+		// else is a Refresher bug, and the request must not change hands.
+		g.counters.refreshFailure.Add(1)
+		g.counters.refuse(rRefreshFailed)
+		invalidToken(w, "the access token expired and the session could not be refreshed")
+		return nil, false
+	}
+	g.counters.refreshes.Add(1)
+	return p, true
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
@@ -77,7 +78,10 @@ type app struct {
 	issuer   *token.Issuer
 	verifier *token.Verifier
 	engine   *session.Engine
-	log      *slog.Logger
+	// hub publishes the revocation feed; only serve runs it, and the
+	// command line's revocations reach it through the database.
+	hub *revocation.Hub
+	log *slog.Logger
 }
 
 // openApp opens the database and builds the engine. cfg must be resolved.
@@ -97,6 +101,11 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	keys := token.NewKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, 10*time.Second)
 	issuer := token.NewIssuer(keys, e.clock, issuerURL, []string{cfg.Audience}, cfg.AccessTokenTTL)
 	verifier := token.NewVerifier(keys, e.clock, issuerURL, cfg.Audience, cfg.ClockLeeway)
+	// A revoked session's access token passes a verifier until its exp
+	// plus the leeway: that long its revocation must be published.
+	revocationWindow := cfg.AccessTokenTTL + cfg.ClockLeeway
+	hub := revocation.New(db, revocation.Config{PollInterval: cfg.RevocationPollInterval, Window: revocationWindow,
+		Clock: e.clock, Log: log})
 	ll := cfg.LoginLimits
 	engine := session.New(session.Deps{
 		Store:  db,
@@ -117,14 +126,17 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 			LockFor:                ll.LockFor,
 			AccountFailuresPerHour: ll.AccountFailuresPerHour,
 		}),
+		Notify: hub.Notify,
 	}, session.Config{
 		Scope:       cfg.AccessTokenScope,
 		Grace:       cfg.RefreshGrace,
 		IdleTimeout: cfg.SessionIdleTimeout,
 		Lifetime:    cfg.SessionLifetime,
 		Retention:   cfg.SessionRetention,
+
+		RevocationWindow: revocationWindow,
 	})
-	return &app{db: db, keys: keys, issuer: issuer, verifier: verifier, engine: engine, log: log}, nil
+	return &app{db: db, keys: keys, issuer: issuer, verifier: verifier, engine: engine, hub: hub, log: log}, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }

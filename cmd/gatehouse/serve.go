@@ -105,6 +105,9 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	pruneCtx, stopPruner := context.WithCancel(ctx)
 	defer stopPruner()
 	go a.engine.RunPruner(pruneCtx, time.Hour)
+	// The revocation feed stops with the server: its open streams end
+	// then, so a graceful shutdown does not wait on them.
+	go a.hub.Run(pruneCtx)
 	var demoApp http.Handler
 	if e.demo {
 		if demoApp, err = e.demoHandler(ctx, a, cfg, log); err != nil {
@@ -120,6 +123,11 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		RequestTimeout: cfg.RequestTimeout,
 		JWKSMaxAge:     cfg.JWKSMaxAge,
 		Fallback:       demoApp,
+
+		Revocations:          a.hub,
+		RevocationFeedSecret: cfg.RevocationFeedSecret,
+		RevocationHeartbeat:  cfg.RevocationHeartbeat,
+		RefreshCookiePath:    server.RefreshCookiePath(cfg.InlineRefresh),
 	})
 	if err != nil {
 		return err
@@ -134,6 +142,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		// max_header_bytes with a problem body first.
 		MaxHeaderBytes: 256 << 10,
 	}
+	srv.RegisterOnShutdown(stopPruner)
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {

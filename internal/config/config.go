@@ -52,6 +52,16 @@ type Config struct {
 
 	SessionRetention time.Duration `yaml:"session_retention"`
 
+	// RevocationFeedSecret is the bearer secret of GET /auth/revocations;
+	// empty turns the endpoint off (a guard in this process follows the
+	// feed directly).
+	RevocationFeedSecret   string        `yaml:"revocation_feed_secret"`
+	RevocationPollInterval time.Duration `yaml:"revocation_poll_interval"`
+	RevocationHeartbeat    time.Duration `yaml:"revocation_heartbeat"`
+	// InlineRefresh widens the refresh cookie's Path to / so that a guard
+	// on this site can refresh in the middle of a request.
+	InlineRefresh bool `yaml:"inline_refresh"`
+
 	Argon2 password.Params `yaml:"argon2"`
 	// HashMemoryBudgetMiB bounds the memory concurrent password hashes
 	// use; logins beyond it queue (HashQueue deep, HashQueueWait long) and
@@ -87,22 +97,24 @@ type LoginLimits struct {
 // SQLite in ./data.
 func Default() Config {
 	return Config{
-		Listen:              "localhost:8080",
-		Data:                "./data",
-		SigningAlg:          token.ES256,
-		AccessTokenTTL:      5 * time.Minute,
-		AccessTokenScope:    "api",
-		ClockLeeway:         30 * time.Second,
-		RefreshGrace:        10 * time.Second,
-		SessionIdleTimeout:  7 * 24 * time.Hour,
-		SessionLifetime:     30 * 24 * time.Hour,
-		KeyActivationDelay:  10 * time.Minute,
-		JWKSMaxAge:          5 * time.Minute,
-		SessionRetention:    30 * 24 * time.Hour,
-		Argon2:              password.DefaultParams,
-		HashMemoryBudgetMiB: 256,
-		HashQueue:           256,
-		HashQueueWait:       5 * time.Second,
+		Listen:                 "localhost:8080",
+		Data:                   "./data",
+		SigningAlg:             token.ES256,
+		AccessTokenTTL:         5 * time.Minute,
+		AccessTokenScope:       "api",
+		ClockLeeway:            30 * time.Second,
+		RefreshGrace:           10 * time.Second,
+		SessionIdleTimeout:     7 * 24 * time.Hour,
+		SessionLifetime:        30 * 24 * time.Hour,
+		KeyActivationDelay:     10 * time.Minute,
+		JWKSMaxAge:             5 * time.Minute,
+		SessionRetention:       30 * 24 * time.Hour,
+		RevocationPollInterval: 200 * time.Millisecond,
+		RevocationHeartbeat:    10 * time.Second,
+		Argon2:                 password.DefaultParams,
+		HashMemoryBudgetMiB:    256,
+		HashQueue:              256,
+		HashQueueWait:          5 * time.Second,
 		LoginLimits: LoginLimits{
 			IPPerMinute:            60,
 			IPBurst:                20,
@@ -191,6 +203,12 @@ func setValue(fv reflect.Value, raw string) error {
 	switch fv.Kind() {
 	case reflect.String:
 		fv.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
@@ -326,6 +344,18 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	if c.SessionRetention < 0 {
 		bad("session_retention must not be negative")
 	}
+	// The feed secret is a bearer credential for every resource server:
+	// 32 bytes at least, as for an HMAC key (RFC 2104 §3, RFC 7518 §3.2).
+	// The error never echoes it.
+	if n := len(c.RevocationFeedSecret); n > 0 && n < MinFeedSecretBytes {
+		bad("revocation_feed_secret must be at least %d bytes (it is %d)", MinFeedSecretBytes, n)
+	}
+	if c.RevocationPollInterval < 10*time.Millisecond || c.RevocationPollInterval > time.Minute {
+		bad("revocation_poll_interval must be between 10ms and 1m")
+	}
+	if c.RevocationHeartbeat < time.Second || c.RevocationHeartbeat > 5*time.Minute {
+		bad("revocation_heartbeat must be between 1s and 5m")
+	}
 	if c.HashMemoryBudgetMiB*1024 < int(c.Argon2.MemoryKiB) || c.HashQueue < 0 || c.HashQueueWait <= 0 {
 		bad("hash_memory_budget_mib must hold at least one hash (argon2.memory_kib), hash_queue must not be negative and hash_queue_wait must be positive")
 	}
@@ -363,6 +393,9 @@ func origin(u *url.URL) string {
 	}
 	return u.Scheme + "://" + host
 }
+
+// MinFeedSecretBytes is the shortest revocation_feed_secret accepted.
+const MinFeedSecretBytes = 32
 
 // MaxClaimBytes bounds the configured values that every access token
 // carries (issuer, audience, scope).

@@ -292,6 +292,9 @@ func TestResolveErrors(t *testing.T) {
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "", "log_format"},
 		{"log level", func(c *Config) { c.LogLevel = "verbose" }, "", "log_level"},
 		{"listen without port", nil, "localhost", "listen"},
+		{"short feed secret", func(c *Config) { c.RevocationFeedSecret = strings.Repeat("k", MinFeedSecretBytes-1) }, "", "revocation_feed_secret"},
+		{"poll interval zero", func(c *Config) { c.RevocationPollInterval = 0 }, "", "revocation_poll_interval"},
+		{"heartbeat too short", func(c *Config) { c.RevocationHeartbeat = time.Millisecond }, "", "revocation_heartbeat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,5 +364,38 @@ func TestResolveAllowedOrigins(t *testing.T) {
 	}
 	if c.AllowedOrigins[1] != "HTTPS://App.Example.com:443" {
 		t.Error("Resolve changed the Config it was called on")
+	}
+}
+
+// TestRevocationFeedSettings: the feed's keys load from the environment,
+// inline_refresh as a boolean, and a refused secret is never echoed.
+func TestRevocationFeedSettings(t *testing.T) {
+	secret := strings.Repeat("s", MinFeedSecretBytes)
+	got, err := Load("", env(map[string]string{
+		"GATEHOUSE_REVOCATION_FEED_SECRET":   secret,
+		"GATEHOUSE_REVOCATION_POLL_INTERVAL": "50ms",
+		"GATEHOUSE_REVOCATION_HEARTBEAT":     "15s",
+		"GATEHOUSE_INLINE_REFRESH":           "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RevocationFeedSecret != secret || got.RevocationPollInterval != 50*time.Millisecond ||
+		got.RevocationHeartbeat != 15*time.Second || !got.InlineRefresh {
+		t.Errorf("loaded %+v", got)
+	}
+	if _, err := got.Resolve("127.0.0.1:8080"); err != nil {
+		t.Errorf("Resolve: %v", err)
+	}
+	d := Default()
+	if d.RevocationFeedSecret != "" || d.InlineRefresh || d.RevocationPollInterval != 200*time.Millisecond || d.RevocationHeartbeat != 10*time.Second {
+		t.Errorf("defaults %+v", d)
+	}
+	if _, err := Load("", env(map[string]string{"GATEHOUSE_INLINE_REFRESH": "maybe"})); err == nil {
+		t.Error("inline_refresh=maybe accepted")
+	}
+	d.RevocationFeedSecret = "short-secret-value"
+	if _, err := d.Resolve("127.0.0.1:8080"); err == nil || strings.Contains(err.Error(), d.RevocationFeedSecret) {
+		t.Errorf("short secret: %v", err)
 	}
 }

@@ -21,6 +21,17 @@ const (
 	refreshPath   = "/auth"
 )
 
+// RefreshCookiePath is the refresh cookie's Path for Config: /auth, so
+// the browser sends it to the auth endpoints only, or / with inline
+// refresh, so a guard on this site can rotate it mid-request (the
+// trade-off is in docs/tokens.md).
+func RefreshCookiePath(inline bool) string {
+	if inline {
+		return "/"
+	}
+	return refreshPath
+}
+
 // setSessionCookies writes the three cookies of a grant.
 func (s *Server) setSessionCookies(w http.ResponseWriter, g *session.Grant, now time.Time) {
 	rtAge := maxAge(g.RefreshExpiresAt, now)

@@ -129,13 +129,13 @@ func TestServeRefusesBadConfig(t *testing.T) {
 // its public URL, the admin password it printed (if any), and a stop
 // function that cancels the context as SIGTERM would and returns run's
 // result.
-func startServer(t *testing.T, data string) (base, password string, stop func() error) {
+func startServer(t *testing.T, data string, args ...string) (base, password string, stop func() error) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data}, envFrom(nil), strings.NewReader(""), pw, io.Discard)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data}, args...), envFrom(nil), strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
 	base, password = awaitStart(t, pr, func() error { return <-done })
@@ -194,11 +194,11 @@ func awaitStart(t *testing.T, out io.Reader, exited func() error) (base, passwor
 
 // TestQuickStart runs `gatehouse serve` as the README's first command does
 // (with a free port and a temporary data directory) and follows the
-// README's walkthrough: login, session, refresh, logout. Cancelling the
-// context stands in for SIGTERM and must shut down cleanly.
+// README's walkthrough: the demo page, login, session, refresh, logout.
+// Cancelling the context stands in for SIGTERM and must shut down cleanly.
 func TestQuickStart(t *testing.T) {
 	data := t.TempDir()
-	base, password, stop := startServer(t, data)
+	base, password, stop := startServer(t, data, "--demo")
 	if password == "" {
 		t.Fatal("no admin password printed on first start")
 	}
@@ -237,6 +237,8 @@ func TestQuickStart(t *testing.T) {
 		method, path, body string
 		want               int
 	}{
+		{"GET", "/", "", 200}, // the demo app
+		{"GET", "/gatehouse.js", "", 200},
 		{"POST", "/auth/login", string(login), 200},
 		{"GET", "/auth/session", "", 200},
 		{"POST", "/auth/refresh", "", 200},

@@ -169,6 +169,8 @@ func (k *testKey) sign(t testing.TB, input string) []byte {
 	return nil
 }
 
+func decodeB64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func csrfHash(v string) string {

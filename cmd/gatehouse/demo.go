@@ -2,86 +2,75 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/demo"
-	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-// demoHandler builds the demo app of `serve --demo`, its API protected as
-// a resource server's would be. ctx bounds what it runs in the background.
-func (e *env) demoHandler(_ context.Context, a *app, _ config.Resolved, log *slog.Logger) (http.Handler, error) {
-	auth := &interimAuth{verifier: a.verifier, engine: a.engine}
-	return demo.Handler(demo.Deps{Auth: auth, PrincipalFrom: interimPrincipal, Log: log})
-}
-
-// interimAuth stands in for the guard until guard.Guard lands: it checks
-// what the guard will (a verified access token from the Authorization
-// header or the access cookie, a live session, the double-submit CSRF
-// token on cookie-borne writes) with the server's own verifier and engine.
-type interimAuth struct {
-	verifier *token.Verifier
-	engine   *session.Engine
-}
-
-type interimKey struct{}
-
-func interimPrincipal(ctx context.Context) (demo.Principal, bool) {
-	p, ok := ctx.Value(interimKey{}).(demo.Principal)
-	return p, ok
-}
-
-func (g *interimAuth) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, viaCookie := "", false
-		if h := r.Header.Get("Authorization"); h != "" {
-			scheme, tok, _ := strings.Cut(h, " ")
-			if strings.EqualFold(scheme, "Bearer") {
-				raw = strings.TrimSpace(tok)
-			}
-		} else if c, err := r.Cookie("__Host-gh_at"); err == nil {
-			raw, viaCookie = c.Value, true
-		}
-		if raw == "" {
-			interimProblem(w, http.StatusUnauthorized, "invalid_token", "no access token")
-			return
-		}
-		claims, err := g.verifier.Verify(r.Context(), raw)
-		if err != nil {
-			interimProblem(w, http.StatusUnauthorized, "invalid_token", "access token is not valid")
-			return
-		}
-		if viaCookie && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
-			hdr := r.Header.Get("X-XSRF-TOKEN")
-			c, err := r.Cookie("XSRF-TOKEN")
-			if err != nil || hdr == "" || subtle.ConstantTimeCompare([]byte(hdr), []byte(c.Value)) != 1 || !g.engine.CSRFValid(claims.SessionID, hdr) {
-				interimProblem(w, http.StatusForbidden, "csrf_failed", "the X-XSRF-TOKEN header is missing or does not match")
-				return
-			}
-		}
-		if _, err := g.engine.Live(r.Context(), claims.SessionID); err != nil {
-			if errors.Is(err, session.ErrSessionEnded) {
-				interimProblem(w, http.StatusUnauthorized, "session_ended", "the session has ended")
-				return
-			}
-			interimProblem(w, http.StatusServiceUnavailable, "unavailable", "")
-			return
-		}
-		p := demo.Principal{UserID: claims.Subject, Username: claims.Username, Roles: claims.Roles, SessionID: claims.SessionID}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), interimKey{}, p)))
+// demoHandler builds the demo app of `serve --demo`. Its API is protected
+// exactly as a separate resource server's would be: by the guard, with the
+// scopes of a first-party token required, and with revocations fed from
+// this process's revocation hub (the in-process form of the feed), so
+// "sign out everywhere" reaches it at once. ctx bounds the feed.
+func (e *env) demoHandler(ctx context.Context, a *app, cfg config.Resolved, log *slog.Logger) (http.Handler, error) {
+	revoked := guard.NewRevocations()
+	go a.hub.Follow(ctx, revoked)
+	// The hub drops a revocation after access_token_ttl + clock_leeway;
+	// the guard must not accept a token longer than that, so it gets the
+	// same leeway. Zero would mean the guard's default, hence the least
+	// positive duration instead.
+	leeway := max(cfg.ClockLeeway, time.Nanosecond)
+	g, err := guard.New(guard.Config{
+		Issuer:         cfg.PublicURL.String(),
+		Audience:       cfg.Audience,
+		Leeway:         leeway,
+		Keys:           keyringSource{a.keys},
+		Revocations:    revoked,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Log:            log,
+		Now:            e.clock.Now,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	var reqs []guard.Requirement
+	for _, s := range strings.Fields(cfg.AccessTokenScope) {
+		reqs = append(reqs, guard.Scope(s))
+	}
+	return demo.Handler(demo.Deps{Auth: g, Require: guard.Require(reqs...), PrincipalFrom: guardPrincipal, Log: log})
 }
 
-func interimProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"type": "urn:gatehouse:problem:" + code, "title": http.StatusText(status), "status": status, "code": code, "detail": detail})
+// guardPrincipal is the guard's verified caller as the demo shows it.
+func guardPrincipal(ctx context.Context) (demo.Principal, bool) {
+	p, ok := guard.PrincipalFrom(ctx)
+	if !ok {
+		return demo.Principal{}, false
+	}
+	return demo.Principal{UserID: p.Subject, Username: p.Username, Roles: p.Roles, SessionID: p.SessionID}, true
+}
+
+// keyringSource gives the in-process guard the signing keys straight from
+// the keyring: the same published keys as the JWKS, without an HTTP round
+// trip to ourselves. The keyring reloads from the store on its own, at a
+// bounded rate, so a kid made up by an attacker costs no extra reads.
+type keyringSource struct{ keys *token.Keyring }
+
+func (s keyringSource) Key(ctx context.Context, kid string) (guard.Key, error) {
+	published, err := s.keys.Published(ctx)
+	if err != nil {
+		return guard.Key{}, fmt.Errorf("signing keys: %w", err)
+	}
+	for _, k := range published {
+		if k.KID == kid {
+			return guard.Key{ID: k.KID, Alg: k.Alg, Public: k.Public()}, nil
+		}
+	}
+	return guard.Key{}, guard.ErrKeyNotFound
 }

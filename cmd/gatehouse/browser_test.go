@@ -359,6 +359,22 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("sign out this device, from another", func(t *testing.T) {
+		a := newTab(t, browser, true)
+		b := newTab(t, browser, true)
+		loginUI(t, b, srv.base)
+		loginUI(t, a, srv.base)
+		sid := eval[string](t, b, `import("/gatehouse.js").then(gh => gh.session()).then(s => s.session.id)`)
+		row := chromedp.CSS(`#sessions tr[data-session-id="` + sid + `"] button`)
+		do(t, a, chromedp.Click(row), chromedp.WaitNotPresent(row))
+		// B's page hears of it on its next call: the app shows the login form.
+		do(t, b, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("login-form")))
+		// A is still signed in.
+		if !eval[bool](t, a, `import("/gatehouse.js").then(gh => gh.session()).then(s => s !== null)`) {
+			t.Error("signing out another device signed this one out")
+		}
+	})
+
 	t.Run("sign out everywhere ends the other browser's session", func(t *testing.T) {
 		a := newTab(t, browser, true)
 		b := newTab(t, browser, true)

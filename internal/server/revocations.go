@@ -171,15 +171,18 @@ func (s *Server) streamRevocations(w http.ResponseWriter, r *http.Request, after
 	w.WriteHeader(http.StatusOK)
 
 	var buf bytes.Buffer
+	// send writes what is buffered and flushes it at once: an event held
+	// in a buffer is a revocation a guard does not know of yet.
 	send := func() bool {
-		if buf.Len() == 0 {
-			rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
-			return rc.Flush() == nil
-		}
 		rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
-		_, err := w.Write(buf.Bytes())
-		buf.Reset()
-		return err == nil && rc.Flush() == nil
+		if buf.Len() > 0 {
+			_, err := w.Write(buf.Bytes())
+			buf.Reset()
+			if err != nil {
+				return false
+			}
+		}
+		return rc.Flush() == nil
 	}
 	event := func(id int64, name string, data any) {
 		if id > 0 {

@@ -169,6 +169,7 @@ func usableKey(jwk jose.JSONWebKey) (Key, *keyNote) {
 // RemoteOptions configure a Remote key set; zero fields take defaults.
 type RemoteOptions struct {
 	// Client fetches the set; default an http.Client with a 10s timeout.
+	// A fetch is bounded by the client's Timeout, or 10s if it has none.
 	Client *http.Client
 	// RefreshInterval is how often the set is fetched again (default 5m).
 	// A shorter Cache-Control max-age on the response wins, but the
@@ -357,7 +358,13 @@ func (r *Remote) fetch(ctx context.Context, scheduled bool) error {
 // get performs one HTTP fetch.
 func (r *Remote) get(ctx context.Context) (keySet, time.Duration, error) {
 	r.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, defaultFetchTimeout)
+	// Bounded even with a client without a timeout: waiters share this
+	// fetch, so it must end.
+	timeout := r.opts.Client.Timeout
+	if timeout <= 0 {
+		timeout = defaultFetchTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {

@@ -30,8 +30,8 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// writeProblem sends a problem+json response that no cache may keep
-// (RFC 6750 §3 responses carry credentials' fate; RFC 9111 §5.2.2.5).
+// writeProblem sends an RFC 9457 problem+json response that no cache may
+// keep (RFC 9111 §5.2.2.5): it is about this request's credentials.
 // challenge, if not empty, is the WWW-Authenticate value (RFC 6750 §3).
 func writeProblem(w http.ResponseWriter, status int, code, detail, challenge string) {
 	h := w.Header()

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -122,4 +123,24 @@ func TestParseClaims(t *testing.T) {
 			t.Errorf("%s: accepted", in)
 		}
 	}
+}
+
+// FuzzParse: the hand-written JSON scan never panics, and whatever header
+// it accepts, encoding/json reads the same alg, kid and typ from.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"alg":"ES256","kid":"k","typ":"at+jwt"}`, `{"a":[1,{"b":"}"}],"kid":"\u0041"}`,
+		`{"iss":"i","aud":["a","b"],"exp":1.5,"roles":["x"]}`, `{"x":"\\\""}`, `[]`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseClaims(b)
+		h, err := parseHeader(b)
+		if err != nil {
+			return
+		}
+		var ref struct{ Alg, Kid, Typ string }
+		if json.Unmarshal(b, &ref) == nil && (ref.Alg != h.alg || ref.Kid != h.kid || ref.Typ != h.typ) {
+			t.Fatalf("%q: scan %+v, encoding/json %+v", b, h, ref)
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Verify checks an access token and returns its principal: size and shape
@@ -464,10 +465,11 @@ var (
 // members calls fn with the name and raw value of each member of the JSON
 // object b; the values are substrings of one copy of b, so the strings
 // taken from them cost no further allocation. It refuses invalid JSON, more than max members, a member name
-// given twice (compared case-insensitively if fold) and escaped names
+// given twice (compared case-insensitively if fold), invalid UTF-8 (which
+// encoding/json would silently replace) and escaped names
 // (which could spell a refused name in disguise, "\u006awk" for "jwk").
 func members(b []byte, max int, fold bool, fn func(name []byte, val string) error) error {
-	if !json.Valid(b) {
+	if !json.Valid(b) || !utf8.Valid(b) { // RFC 8259 §8.1: JSON text is UTF-8
 		return errors.New("not JSON")
 	}
 	str := string(b)

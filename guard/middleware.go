@@ -96,6 +96,14 @@ func (g *Guard) refuseToken(w http.ResponseWriter, err error) {
 			"revocations cannot be checked right now; try again shortly", "")
 		return
 	}
+	if reason == rRevoked {
+		// Still the RFC 6750 invalid_token challenge, but the problem code
+		// is Gatehouse's session_ended, as the server answers it: a client
+		// can tell that refreshing is pointless and go straight to login.
+		writeProblem(w, http.StatusUnauthorized, CodeSessionEnded, describe(err),
+			`Bearer error="invalid_token", error_description="`+describe(err)+`"`)
+		return
+	}
 	invalidToken(w, describe(err))
 }
 

@@ -76,7 +76,7 @@ func TestRevocation(t *testing.T) {
 	}
 	rv.Add("sess-1", e.clock.Now().Add(6*time.Minute), 1)
 	got := serve(e.g.Middleware, bearerReq("GET", tok)) // a cache hit, refused all the same
-	if got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeInvalidToken {
+	if got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeSessionEnded {
 		t.Fatalf("revoked after a cache hit: %d %q %q", got.status, got.challenge, got.code)
 	}
 	if s := e.g.Stats(); s.CacheHits != 2 || s.RevokedRefusals != 1 {
@@ -87,7 +87,7 @@ func TestRevocation(t *testing.T) {
 	}
 	// A revoked token never seen before is refused too.
 	fresh := e.token(t, nil)
-	if got := serve(e.g.Middleware, bearerReq("GET", fresh)); got.status != 401 || got.challenge != chRevoked {
+	if got := serve(e.g.Middleware, bearerReq("GET", fresh)); got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeSessionEnded {
 		t.Fatalf("uncached revoked: %d %q", got.status, got.challenge)
 	}
 	if got := serve(e.g.Middleware, bearerReq("GET", other)); got.status != 200 {

@@ -9,6 +9,7 @@ import (
 // problem details; clients branch on them, never on title or detail.
 const (
 	CodeInvalidToken        = "invalid_token"
+	CodeSessionEnded        = "session_ended"
 	CodeInvalidRequest      = "invalid_request"
 	CodeInsufficientScope   = "insufficient_scope"
 	CodeCSRFFailed          = "csrf_failed"

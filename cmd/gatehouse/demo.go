@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/demo"
-	"github.com/gatehouse-auth/gatehouse/internal/token"
+	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 )
 
 // demoHandler builds the demo app of `serve --demo`. Its API is protected
@@ -31,7 +31,7 @@ func (e *env) demoHandler(ctx context.Context, a *app, cfg config.Resolved, log 
 		Issuer:         cfg.PublicURL.String(),
 		Audience:       cfg.Audience,
 		Leeway:         leeway,
-		Keys:           keyringSource{a.keys},
+		Keys:           guardkeys.FromKeyring(a.keys),
 		Revocations:    revoked,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Log:            log,
@@ -54,23 +54,4 @@ func guardPrincipal(ctx context.Context) (demo.Principal, bool) {
 		return demo.Principal{}, false
 	}
 	return demo.Principal{UserID: p.Subject, Username: p.Username, Roles: p.Roles, SessionID: p.SessionID}, true
-}
-
-// keyringSource gives the in-process guard the signing keys straight from
-// the keyring: the same published keys as the JWKS, without an HTTP round
-// trip to ourselves. The keyring reloads from the store on its own, at a
-// bounded rate, so a kid made up by an attacker costs no extra reads.
-type keyringSource struct{ keys *token.Keyring }
-
-func (s keyringSource) Key(ctx context.Context, kid string) (guard.Key, error) {
-	published, err := s.keys.Published(ctx)
-	if err != nil {
-		return guard.Key{}, fmt.Errorf("signing keys: %w", err)
-	}
-	for _, k := range published {
-		if k.KID == kid {
-			return guard.Key{ID: k.KID, Alg: k.Alg, Public: k.Public()}, nil
-		}
-	}
-	return guard.Key{}, guard.ErrKeyNotFound
 }

@@ -252,24 +252,33 @@ func (r *Keyring) Published(ctx context.Context) ([]*Key, error) {
 	return out, nil
 }
 
-// lookup returns the published key with the kid. An unknown kid causes at
-// most one reload per second, so a flood of made-up kids cannot turn into a
-// flood of database reads.
-func (r *Keyring) lookup(ctx context.Context, kid string) (*Key, bool) {
+// ErrUnknownKey is returned by Lookup when no published key has the kid.
+var ErrUnknownKey = errors.New("token: no published key with this kid")
+
+// Lookup returns the published key with the kid, for verifying a token
+// that names it. An unknown kid causes at most one reload per second: a
+// key another process has just added is found at once, yet a flood of
+// made-up kids cannot turn into a flood of database reads.
+func (r *Keyring) Lookup(ctx context.Context, kid string) (*Key, error) {
 	if err := r.fresh(ctx); err != nil {
-		return nil, false
+		return nil, err
 	}
 	if k := r.find(kid); k != nil {
-		return k, true
+		return k, nil
 	}
 	r.mu.RLock()
 	recent := r.clock.Now().Sub(r.loadedAt) < time.Second
 	r.mu.RUnlock()
-	if recent || r.Load(ctx) != nil {
-		return nil, false
+	if recent {
+		return nil, ErrUnknownKey
 	}
-	k := r.find(kid)
-	return k, k != nil
+	if err := r.Load(ctx); err != nil {
+		return nil, err
+	}
+	if k := r.find(kid); k != nil {
+		return k, nil
+	}
+	return nil, ErrUnknownKey
 }
 
 func (r *Keyring) find(kid string) *Key {

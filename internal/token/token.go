@@ -165,8 +165,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	h := tok.Headers[0]
 	// The key comes only from the keyring, found by kid; any jwk, jku, x5u
 	// or x5c in the header is ignored (RFC 8725 §3.5, ASVS 9.1.3).
-	key, ok := v.keys.lookup(ctx, h.KeyID)
-	if !ok || key.Alg != h.Algorithm {
+	key, err := v.keys.Lookup(ctx, h.KeyID)
+	if err != nil || key.Alg != h.Algorithm {
 		return nil, ErrSignature
 	}
 	var c Claims

@@ -58,6 +58,8 @@ func TestVerifyRejections(t *testing.T) {
 		return tok
 	}
 	pubJWK, _ := json.Marshal(jose.JSONWebKey{Key: e.es.priv.Public(), KeyID: "es-1"})
+	// An attacker's own P-256 key, signing under the kid of ours.
+	foreign := &testKey{kid: e.es.kid, alg: guard.ES256, priv: newKeys(t).es.priv}
 	p256N := "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"
 	hexSig := func(h string) string {
 		b := make([]byte, len(h)/2)
@@ -103,6 +105,7 @@ func TestVerifyRejections(t *testing.T) {
 		{"wrong iss", es(map[string]any{"iss": "https://evil.test"}), guard.ErrClaims, chClaims},
 		{"wrong aud", es(map[string]any{"aud": "https://other-api.test"}), guard.ErrClaims, chClaims},
 		{"aud missing", es(map[string]any{"aud": del}), guard.ErrClaims, chClaims},
+		{"aud array without us", es(map[string]any{"aud": []string{"a", "b"}}), guard.ErrClaims, chClaims},
 		{"sub missing", es(map[string]any{"sub": del}), guard.ErrClaims, chClaims},
 		{"sid missing", es(map[string]any{"sid": del}), guard.ErrClaims, chClaims},
 		{"typ JWT", withHeader(map[string]any{"typ": "JWT"}), guard.ErrClaims, chClaims},
@@ -118,6 +121,7 @@ func TestVerifyRejections(t *testing.T) {
 		{"kid of 10 KB", raw(`{"alg":"ES256","kid":"` + strings.Repeat("k", 10<<10) + `","typ":"at+jwt"}`), guard.ErrMalformed, chMalform},
 		{"tampered payload", g[0] + "." + b64(string(payload(map[string]any{"sub": "admin"}))) + "." + g[2], guard.ErrSignature, chSig},
 		{"signature of another token", g[0] + "." + g[1] + "." + segs(es(nil))[2], guard.ErrSignature, chSig},
+		{"signed by another key under our kid", foreign.mint(t, nil, at(nil)), guard.ErrSignature, chSig},
 		{"stripped signature", g[0] + "." + g[1], guard.ErrMalformed, chMalform},
 		{"empty signature", g[0] + "." + g[1] + ".", guard.ErrSignature, chSig},
 		{"alg none", b64(`{"alg":"none","kid":"es-1","typ":"at+jwt"}`) + "." + g[1] + ".", guard.ErrSignature, chSig},
@@ -152,6 +156,7 @@ func TestVerifyRejections(t *testing.T) {
 		{"padding", good + "==", guard.ErrMalformed, chMalform},
 		{"standard base64", strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+/", guard.ErrMalformed, chMalform},
 		{"non-canonical base64 tail", g[0] + "." + g[1] + "." + g[2][:len(g[2])-1] + "B", guard.ErrSignature, chSig},
+		{"one byte over MaxTokenLen", good + strings.Repeat("A", guard.MaxTokenLen+1-len(good)), guard.ErrMalformed, chMalform},
 		{"100 KB token", strings.Repeat("a", 50<<10) + "." + strings.Repeat("b", 50<<10) + ".c", guard.ErrMalformed, chMalform},
 		{"empty", "", guard.ErrMalformed, chMalform},
 	}

@@ -238,7 +238,7 @@ func TestRolesChangeShowsInNextToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	g = mustRefresh(t, f, g.RefreshToken)
-	c, err := f.Verifier.Verify(context.Background(), g.AccessToken)
+	c, err := f.Guard.Verify(context.Background(), g.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,15 +267,16 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("claims", func(t *testing.T) {
 		g := f.login(t)
-		c, err := f.Verifier.Verify(ctx, g.AccessToken)
+		c, err := f.Guard.Verify(ctx, g.AccessToken)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Subject != g.User.ID || c.SessionID != g.Session.ID || c.ClientID != "gatehouse" || c.Scope != session.DefaultScope || c.ID == "" ||
-			c.AuthTime != g.Session.AuthTime.Unix() || !slices.Equal(c.Roles, []string{"admin"}) || c.Username != user {
+		if c.Subject != g.User.ID || c.SessionID != g.Session.ID || c.ClientID != "gatehouse" ||
+			strings.Join(c.Scopes, " ") != session.DefaultScope || c.TokenID == "" ||
+			c.AuthTime.Unix() != g.Session.AuthTime.Unix() || !slices.Equal(c.Roles, []string{"admin"}) || c.Username != user {
 			t.Fatalf("claims: %+v", c)
 		}
-		if got := c.Expiry.Time().Sub(c.IssuedAt.Time()); got != ttl {
+		if got := c.ExpiresAt.Sub(c.IssuedAt); got != ttl {
 			t.Fatalf("lifetime %v", got)
 		}
 	})

@@ -20,7 +20,7 @@ func TestCSRFHashClaim(t *testing.T) {
 	withUser(t, f)
 	check := func(name string, g *session.Grant) {
 		t.Helper()
-		c, err := f.Verifier.Verify(context.Background(), g.AccessToken)
+		c, err := f.Guard.Verify(context.Background(), g.AccessToken)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
@@ -61,10 +63,13 @@ type Fixture struct {
 	Keys     *token.Keyring
 	Issuer   *token.Issuer
 	Verifier *token.Verifier
-	Engine   *session.Engine
-	CSRFKey  []byte
-	Log      *slog.Logger
-	opts     Options
+	// Guard verifies the fixture's access tokens as the server does: the
+	// public guard over the keyring, without a revocation set.
+	Guard   *guard.Guard
+	Engine  *session.Engine
+	CSRFKey []byte
+	Log     *slog.Logger
+	opts    Options
 }
 
 // New opens a fresh database in t's temporary directory and wires an
@@ -110,6 +115,11 @@ func New(t testing.TB, o Options) *Fixture {
 	f := &Fixture{DB: db, Clock: clk, Keys: keys, CSRFKey: key, Log: o.Log, opts: o,
 		Issuer:   token.NewIssuer(keys, clk, o.Issuer, []string{o.Issuer}, AccessTTL),
 		Verifier: token.NewVerifier(keys, clk, o.Issuer, o.Issuer, Leeway)}
+	f.Guard, err = guard.New(guard.Config{Issuer: o.Issuer, Audience: o.Issuer, Leeway: Leeway,
+		Keys: guardkeys.FromKeyring(keys), Log: o.Log, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.Engine = f.NewEngine(o.Params)
 	return f
 }
@@ -130,7 +140,7 @@ func (f *Fixture) NewEngine(p password.Params) *session.Engine {
 func (f *Fixture) OtherProcess() *session.Engine {
 	o := f.opts
 	o.Notify = nil
-	other := &Fixture{DB: f.DB, Clock: f.Clock, Keys: f.Keys, Issuer: f.Issuer, Verifier: f.Verifier, CSRFKey: f.CSRFKey,
+	other := &Fixture{DB: f.DB, Clock: f.Clock, Keys: f.Keys, Issuer: f.Issuer, Verifier: f.Verifier, Guard: f.Guard, CSRFKey: f.CSRFKey,
 		Log: f.Log, opts: o}
 	return other.NewEngine(o.Params)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -11,9 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
@@ -73,11 +76,10 @@ func (e *env) load(cmd *cobra.Command) (config.Config, error) {
 
 // app is the wired-together core shared by the server and the CLI.
 type app struct {
-	db       *sqlite.DB
-	keys     *token.Keyring
-	issuer   *token.Issuer
-	verifier *token.Verifier
-	engine   *session.Engine
+	db     *sqlite.DB
+	keys   *token.Keyring
+	issuer *token.Issuer
+	engine *session.Engine
 	// hub publishes the revocation feed; only serve runs it, and the
 	// command line's revocations reach it through the database.
 	hub *revocation.Hub
@@ -100,7 +102,6 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	// verifiers' leeway: by then every token it signed has expired.
 	keys := token.NewKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, 10*time.Second)
 	issuer := token.NewIssuer(keys, e.clock, issuerURL, []string{cfg.Audience}, cfg.AccessTokenTTL)
-	verifier := token.NewVerifier(keys, e.clock, issuerURL, cfg.Audience, cfg.ClockLeeway)
 	// A revoked session's access token passes a verifier until its exp
 	// plus the leeway: that long its revocation must be published.
 	revocationWindow := cfg.AccessTokenTTL + cfg.ClockLeeway
@@ -136,7 +137,38 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 
 		RevocationWindow: revocationWindow,
 	})
-	return &app{db: db, keys: keys, issuer: issuer, verifier: verifier, engine: engine, hub: hub, log: log}, nil
+	return &app{db: db, keys: keys, issuer: issuer, engine: engine, hub: hub, log: log}, nil
+}
+
+// newGuard builds the one guard that verifies access tokens in this
+// process, for the server's own endpoints and the demo app alike: the
+// same code a separate resource server runs, so the two cannot disagree
+// about a token. Its keys come straight from the keyring, and its
+// revocations from this process's revocation hub (the in-process form of
+// the feed), so a logout reaches it at once. ctx bounds the feed; serve
+// must run the hub, or the guard fails closed once FeedMaxLag has passed.
+func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *slog.Logger) (*guard.Guard, error) {
+	revoked := guard.NewRevocations()
+	go a.hub.Follow(ctx, revoked)
+	// The hub drops a revocation after access_token_ttl + clock_leeway;
+	// the guard must not accept a token longer than that, so it gets the
+	// same leeway. Zero would mean the guard's default, hence the least
+	// positive duration instead.
+	leeway := max(cfg.ClockLeeway, time.Nanosecond)
+	g, err := guard.New(guard.Config{
+		Issuer:         cfg.PublicURL.String(),
+		Audience:       cfg.Audience,
+		Leeway:         leeway,
+		Keys:           guardkeys.FromKeyring(a.keys),
+		Revocations:    revoked,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Log:            log,
+		Now:            e.clock.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	return g, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }

@@ -108,13 +108,17 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	// The revocation feed stops with the server: its open streams end
 	// then, so a graceful shutdown does not wait on them.
 	go a.hub.Run(pruneCtx)
+	g, err := e.newGuard(ctx, a, cfg, log)
+	if err != nil {
+		return err
+	}
 	var demoApp http.Handler
 	if e.demo {
-		if demoApp, err = e.demoHandler(ctx, a, cfg, log); err != nil {
+		if demoApp, err = demoHandler(g, cfg, log); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
-	handler, err := server.New(a.engine, a.verifier, a.keys, log, e.clock, server.Config{
+	handler, err := server.New(a.engine, g, a.keys, log, e.clock, server.Config{
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,

@@ -82,11 +82,11 @@ func (s *Server) admin(h adminHandler) http.Handler {
 		if !ok {
 			return
 		}
-		if !slices.Contains(c.claims.Roles, RoleAdmin) {
+		if !slices.Contains(c.principal.Roles, RoleAdmin) {
 			s.adminRefused(w, r, c)
 			return
 		}
-		u, err := s.engine.UserByID(r.Context(), c.claims.Subject)
+		u, err := s.engine.UserByID(r.Context(), c.principal.Subject)
 		if err != nil {
 			s.engineError(w, r, err)
 			return
@@ -102,7 +102,7 @@ func (s *Server) admin(h adminHandler) http.Handler {
 // adminRefused answers an authenticated caller without the admin role.
 // The attempt is logged: a user probing the admin API is worth noticing.
 func (s *Server) adminRefused(w http.ResponseWriter, r *http.Request, c caller) {
-	s.log.Warn("admin API refused", "user_id", c.claims.Subject, "session_id", c.session.ID,
+	s.log.Warn("admin API refused", "user_id", c.principal.Subject, "session_id", c.session.ID,
 		"method", r.Method, "path", r.URL.Path, "ip", s.clientIP(r))
 	writeProblem(w, http.StatusForbidden, CodeForbidden, "this needs the "+RoleAdmin+" role")
 }
@@ -201,7 +201,7 @@ func queryProblem(w http.ResponseWriter, err error) {
 // Resetting one's own password is allowed too: it ends the sessions, but
 // the admin knows the new password and can log straight back in.
 func refuseSelf(w http.ResponseWriter, c caller, userID, what string) bool {
-	if userID != c.claims.Subject {
+	if userID != c.principal.Subject {
 		return false
 	}
 	writeProblem(w, http.StatusConflict, CodeConflict, "an admin cannot "+what+" their own account; ask another admin")

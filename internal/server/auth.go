@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
-	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 // Response shapes.
@@ -92,6 +92,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeProblem(w, http.StatusUnauthorized, CodeInvalidRefreshToken, "refresh token is not valid")
 	case errors.Is(err, session.ErrSessionEnded):
 		writeProblem(w, http.StatusUnauthorized, CodeSessionEnded, "the session has ended; log in again")
+	case errors.Is(err, guard.ErrFeedDown):
+		revocationsUnavailable(w)
 	case errors.Is(err, session.ErrRefreshReuse):
 		writeProblem(w, http.StatusUnauthorized, CodeRefreshReused, "refresh token was already used; the session has been ended")
 	case errors.Is(err, session.ErrRateLimited):
@@ -273,9 +275,11 @@ func (s *Server) cookieRefresh(w http.ResponseWriter, r *http.Request, rt string
 	return g, err
 }
 
-// authenticated is a verified access token and how it arrived.
+// authenticated is a verified access token and how it arrived. The
+// principal may be shared with other requests (the guard's cache): read it,
+// never change it.
 type authenticated struct {
-	claims    *token.Claims
+	principal *guard.Principal
 	viaCookie bool
 }
 
@@ -306,17 +310,45 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "no access token")
 		return authenticated{}, false
 	}
-	claims, err := s.verifier.Verify(r.Context(), raw)
-	if err != nil {
+	p, err := s.verifier.Verify(r.Context(), raw)
+	switch {
+	case err == nil:
+		return authenticated{principal: p, viaCookie: viaCookie}, true
+	case errors.Is(err, guard.ErrRevoked):
+		// The guard's revocation set already knows the session ended: the
+		// same answer the database check in requireLive gives, one read
+		// sooner.
+		sessionEnded(w)
+	case errors.Is(err, guard.ErrFeedDown):
+		// The token may well be good; the revocation set cannot be trusted
+		// just now. A 401 would send the client to refresh, which cannot
+		// help; 503 asks it to retry.
+		revocationsUnavailable(w)
+	default:
 		detail := "access token is not valid"
-		if errors.Is(err, token.ErrExpired) {
+		if errors.Is(err, guard.ErrExpired) {
 			detail = "access token has expired"
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+detail+`"`)
 		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, detail)
-		return authenticated{}, false
 	}
-	return authenticated{claims: claims, viaCookie: viaCookie}, true
+	return authenticated{}, false
+}
+
+// sessionEnded answers a request whose access token belongs to an ended
+// session: the RFC 6750 invalid_token challenge, and the problem code
+// session_ended, which tells the client that refreshing will not help.
+func sessionEnded(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="session ended"`)
+	writeProblem(w, http.StatusUnauthorized, CodeSessionEnded, "the session has ended; log in again")
+}
+
+// revocationsUnavailable answers a request the guard refused because its
+// revocation set has not heard from the revocation feed for too long
+// (guard.ErrFeedDown): it fails closed, so a logout cannot be missed.
+func revocationsUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "revocations cannot be checked right now; retry shortly")
 }
 
 // handleSession serves GET /auth/session: who the access token belongs
@@ -328,14 +360,14 @@ func (s *Server) handleSession() http.Handler {
 		if !ok {
 			return
 		}
-		roles := c.claims.Roles
+		roles := c.principal.Roles
 		if roles == nil {
 			roles = []string{}
 		}
 		writeJSON(w, http.StatusOK, grantView{
-			User:                 userView{ID: c.claims.Subject, Username: c.claims.Username, Roles: roles},
+			User:                 userView{ID: c.principal.Subject, Username: c.principal.Username, Roles: roles},
 			Session:              viewSession(c.session),
-			AccessTokenExpiresAt: c.claims.Expiry.Time().UTC(),
+			AccessTokenExpiresAt: c.principal.ExpiresAt.UTC(),
 		})
 	})
 }
@@ -384,12 +416,20 @@ func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Ses
 		sess, err := s.engine.SessionOfRefreshToken(r.Context(), req.RefreshToken)
 		return sess, false, err
 	}
+	// A token the guard refuses has no session to end, so logging out with
+	// it is a no-op, except when the guard could not check revocations
+	// (guard.ErrFeedDown): then the token may be good and the session
+	// live, and answering "logged out" would be a lie.
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
 		if strings.EqualFold(scheme, "Bearer") {
-			if c, err := s.verifier.Verify(r.Context(), strings.TrimSpace(tok)); err == nil {
+			c, err := s.verifier.Verify(r.Context(), strings.TrimSpace(tok))
+			if err == nil {
 				sess, err := s.engine.Live(r.Context(), c.SessionID)
 				return sess, false, err
+			}
+			if errors.Is(err, guard.ErrFeedDown) {
+				return store.Session{}, false, err
 			}
 		}
 		return store.Session{}, false, session.ErrSessionEnded
@@ -398,17 +438,26 @@ func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Ses
 	if err != nil {
 		return store.Session{}, true, err
 	}
+	var feedDown error
 	if at != "" {
-		if c, err := s.verifier.Verify(r.Context(), at); err == nil {
+		c, err := s.verifier.Verify(r.Context(), at)
+		if err == nil {
 			sess, err := s.engine.Live(r.Context(), c.SessionID)
 			return sess, true, err
 		}
+		if errors.Is(err, guard.ErrFeedDown) {
+			feedDown = err
+		}
 	}
+	// The refresh cookie finds the session without the guard.
 	rt, err := cookie(r, CookieRefresh)
 	if err != nil {
 		return store.Session{}, true, err
 	}
 	if rt == "" {
+		if feedDown != nil {
+			return store.Session{}, true, feedDown
+		}
 		return store.Session{}, true, session.ErrSessionEnded
 	}
 	sess, err := s.engine.SessionOfRefreshToken(r.Context(), rt)
@@ -437,7 +486,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 		if req.KeepCurrent {
 			keep = c.session.ID
 		}
-		n, err := s.engine.LogoutAll(r.Context(), c.claims.Subject, keep, s.client(r))
+		n, err := s.engine.LogoutAll(r.Context(), c.principal.Subject, keep, s.client(r))
 		if err != nil {
 			s.engineError(w, r, err)
 			return

@@ -95,7 +95,7 @@ func newGH(t *testing.T, opts ...option) *gh {
 	hub := revocation.New(f.DB, revocation.Config{Window: sessiontest.AccessTTL + sessiontest.Leeway, Clock: f.Clock, Log: f.Log})
 	hubp.Store(hub)
 	hcfg.Revocations = hub
-	s, err := server.NewServer(f.Engine, f.Verifier, f.Keys, f.Log, f.Clock, hcfg)
+	s, err := server.NewServer(f.Engine, f.Guard, f.Keys, f.Log, f.Clock, hcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestInlineRefresher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := g.Fixture.Verifier.Verify(context.Background(), at)
+	c, err := g.Fixture.Guard.Verify(context.Background(), at)
 	if err != nil {
 		t.Fatalf("returned access token: %v", err)
 	}

@@ -23,7 +23,7 @@ func (s *Server) handleChangePassword() http.Handler {
 			writeProblem(w, http.StatusBadRequest, CodeBadRequest, "current_password and new_password are required")
 			return
 		}
-		g, err := s.engine.ChangePassword(r.Context(), c.claims.Subject, req.CurrentPassword, req.NewPassword, s.client(r))
+		g, err := s.engine.ChangePassword(r.Context(), c.principal.Subject, req.CurrentPassword, req.NewPassword, s.client(r))
 		if err != nil {
 			s.engineError(w, r, err)
 			return

@@ -17,7 +17,7 @@ type caller struct {
 
 // actor is the caller as the audit trail records an administrative act.
 func (c caller) actor(s *Server, r *http.Request) session.Actor {
-	return session.Actor{ID: c.claims.Subject, Client: s.client(r)}
+	return session.Actor{ID: c.principal.Subject, Client: s.client(r)}
 }
 
 // requireLive authenticates the request and insists that the session the
@@ -33,15 +33,16 @@ func (s *Server) requireLive(w http.ResponseWriter, r *http.Request) (caller, bo
 	if !ok {
 		return caller{}, false
 	}
-	if a.viaCookie && !safeMethod(r.Method) && !s.csrfOK(r, a.claims.SessionID) {
+	if a.viaCookie && !safeMethod(r.Method) && !s.csrfOK(r, a.principal.SessionID) {
 		csrfFailed(w)
 		return caller{}, false
 	}
-	sess, err := s.engine.Live(r.Context(), a.claims.SessionID)
+	sess, err := s.engine.Live(r.Context(), a.principal.SessionID)
+	if errors.Is(err, session.ErrSessionEnded) {
+		sessionEnded(w)
+		return caller{}, false
+	}
 	if err != nil {
-		if errors.Is(err, session.ErrSessionEnded) {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="session ended"`)
-		}
 		s.engineError(w, r, err)
 		return caller{}, false
 	}
@@ -93,7 +94,7 @@ func (s *Server) handleOwnSessions() http.Handler {
 		if !ok {
 			return
 		}
-		list, err := s.engine.OwnSessions(r.Context(), c.claims.Subject)
+		list, err := s.engine.OwnSessions(r.Context(), c.principal.Subject)
 		if err != nil {
 			s.engineError(w, r, err)
 			return
@@ -117,7 +118,7 @@ func (s *Server) handleRevokeOwnSession() http.Handler {
 			return
 		}
 		sid := r.PathValue("id")
-		if _, err := s.engine.RevokeSession(r.Context(), c.actor(s, r), sid, c.claims.Subject); err != nil {
+		if _, err := s.engine.RevokeSession(r.Context(), c.actor(s, r), sid, c.principal.Subject); err != nil {
 			s.engineError(w, r, err)
 			return
 		}

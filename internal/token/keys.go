@@ -1,5 +1,8 @@
-// Package token issues and verifies access tokens (JWTs per RFC 9068) and
-// manages the keys that sign them.
+// Package token issues access tokens (JWTs per RFC 9068) and manages the
+// keys that sign them. It does not verify them: the guard package does,
+// for Gatehouse's own endpoints as for every resource server, so that
+// there is one verification to get right (internal/guardkeys hands it
+// this package's keys).
 //
 // Key life cycle: a key is published in the JWKS from the moment it is
 // created, starts signing at ActivatesAt (so verifiers that cache the JWKS

@@ -3,39 +3,19 @@ package token
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 )
 
 // TypeAccessToken is the JOSE "typ" of an access token (RFC 9068 §2.1). A
-// verifier that checks it cannot be handed an ID token or any other JWT
-// signed by the same key in place of an access token (RFC 8725 §3.11).
+// verifier that checks it (the guard does) cannot be handed an ID token or
+// any other JWT signed by the same key in place of an access token (RFC
+// 8725 §3.11).
 const TypeAccessToken = "at+jwt"
-
-// MaxLen bounds a token before it is parsed: a JWT this server issues is
-// well under 2 KiB, and a bound stops a huge or many-dotted token from
-// costing parse time (CVE-2025-30204, CVE-2025-27144).
-const MaxLen = 8 << 10
-
-// Errors returned by Verify, wrapped; callers branch with errors.Is.
-var (
-	// ErrMalformed: not a compact JWS this server could have issued.
-	ErrMalformed = errors.New("token: malformed")
-	// ErrSignature: unknown key, disallowed algorithm or bad signature.
-	ErrSignature = errors.New("token: invalid signature")
-	// ErrExpired: the token's exp has passed (beyond the leeway).
-	ErrExpired = errors.New("token: expired")
-	// ErrClaims: a claim (typ, iss, aud, nbf, iat) does not hold.
-	ErrClaims = errors.New("token: invalid claims")
-)
 
 // Claims are an access token's claims (RFC 9068 §2.2).
 type Claims struct {
@@ -130,71 +110,4 @@ func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp tim
 		return "", "", time.Time{}, fmt.Errorf("token: sign: %w", err)
 	}
 	return raw, jti, exp.Truncate(time.Second), nil
-}
-
-// Verifier checks access tokens against the keyring.
-type Verifier struct {
-	keys     *Keyring
-	clock    clock.Clock
-	issuer   string
-	audience string
-	leeway   time.Duration
-}
-
-// NewVerifier returns a Verifier accepting tokens from issuer for
-// audience, allowing leeway of clock skew on exp, nbf and iat.
-func NewVerifier(keys *Keyring, c clock.Clock, issuer, audience string, leeway time.Duration) *Verifier {
-	return &Verifier{keys: keys, clock: c, issuer: issuer, audience: audience, leeway: leeway}
-}
-
-var allowedAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
-
-// Verify checks raw's size, algorithm, key, signature and claims, in that
-// order: no claim is read before the signature holds (ASVS 9.1.1).
-func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
-	if len(raw) == 0 || len(raw) > MaxLen || strings.Count(raw, ".") != 2 {
-		return nil, ErrMalformed
-	}
-	tok, err := jwt.ParseSigned(raw, allowedAlgs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if len(tok.Headers) != 1 {
-		return nil, ErrMalformed
-	}
-	h := tok.Headers[0]
-	// The key comes only from the keyring, found by kid; any jwk, jku, x5u
-	// or x5c in the header is ignored (RFC 8725 §3.5, ASVS 9.1.3).
-	key, err := v.keys.Lookup(ctx, h.KeyID)
-	if err != nil || key.Alg != h.Algorithm {
-		return nil, ErrSignature
-	}
-	var c Claims
-	if err := tok.Claims(key.Public(), &c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
-	}
-	// Signature holds: now the header and claims are trustworthy input.
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !isAccessTokenType(typ) {
-		return nil, fmt.Errorf("%w: typ %q", ErrClaims, typ)
-	}
-	now := v.clock.Now()
-	switch {
-	case c.Issuer != v.issuer:
-		return nil, fmt.Errorf("%w: iss", ErrClaims)
-	case !slices.Contains([]string(c.Audience), v.audience):
-		return nil, fmt.Errorf("%w: aud", ErrClaims)
-	case c.Expiry == nil || c.IssuedAt == nil || c.Subject == "" || c.SessionID == "" || c.ID == "":
-		return nil, fmt.Errorf("%w: missing claim", ErrClaims)
-	case now.Add(-v.leeway).After(c.Expiry.Time()):
-		return nil, ErrExpired
-	case c.NotBefore != nil && now.Add(v.leeway).Before(c.NotBefore.Time()):
-		return nil, fmt.Errorf("%w: nbf", ErrClaims)
-	case now.Add(v.leeway).Before(c.IssuedAt.Time()):
-		return nil, fmt.Errorf("%w: iat", ErrClaims)
-	}
-	return &c, nil
-}
-
-func isAccessTokenType(typ string) bool {
-	return strings.EqualFold(typ, TypeAccessToken) || strings.EqualFold(typ, "application/"+TypeAccessToken)
 }

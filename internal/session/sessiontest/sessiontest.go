@@ -58,11 +58,10 @@ type Options struct {
 
 // Fixture is one wired engine.
 type Fixture struct {
-	DB       *sqlite.DB
-	Clock    *clock.Fake
-	Keys     *token.Keyring
-	Issuer   *token.Issuer
-	Verifier *token.Verifier
+	DB     *sqlite.DB
+	Clock  *clock.Fake
+	Keys   *token.Keyring
+	Issuer *token.Issuer
 	// Guard verifies the fixture's access tokens as the server does: the
 	// public guard over the keyring, without a revocation set.
 	Guard   *guard.Guard
@@ -113,8 +112,7 @@ func New(t testing.TB, o Options) *Fixture {
 		t.Fatal(err)
 	}
 	f := &Fixture{DB: db, Clock: clk, Keys: keys, CSRFKey: key, Log: o.Log, opts: o,
-		Issuer:   token.NewIssuer(keys, clk, o.Issuer, []string{o.Issuer}, AccessTTL),
-		Verifier: token.NewVerifier(keys, clk, o.Issuer, o.Issuer, Leeway)}
+		Issuer: token.NewIssuer(keys, clk, o.Issuer, []string{o.Issuer}, AccessTTL)}
 	f.Guard, err = guard.New(guard.Config{Issuer: o.Issuer, Audience: o.Issuer, Leeway: Leeway,
 		Keys: guardkeys.FromKeyring(keys), Log: o.Log, Now: clk.Now})
 	if err != nil {
@@ -140,7 +138,7 @@ func (f *Fixture) NewEngine(p password.Params) *session.Engine {
 func (f *Fixture) OtherProcess() *session.Engine {
 	o := f.opts
 	o.Notify = nil
-	other := &Fixture{DB: f.DB, Clock: f.Clock, Keys: f.Keys, Issuer: f.Issuer, Verifier: f.Verifier, Guard: f.Guard, CSRFKey: f.CSRFKey,
+	other := &Fixture{DB: f.DB, Clock: f.Clock, Keys: f.Keys, Issuer: f.Issuer, Guard: f.Guard, CSRFKey: f.CSRFKey,
 		Log: f.Log, opts: o}
 	return other.NewEngine(o.Params)
 }

@@ -24,10 +24,9 @@ const (
 
 // Defaults and bounds of a Config.
 const (
-	// MaxTokenLen bounds a token before any decoding, as Gatehouse's own
-	// verifier does: an access token is well under 2 KiB, and a bound stops
-	// a huge token from costing decode time (RFC 8725 §3.7; go-jose
-	// CVE-2024-28180).
+	// MaxTokenLen bounds a token before any decoding: an access token is
+	// well under 2 KiB, and a bound stops a huge token from costing decode
+	// time (RFC 8725 §3.7; go-jose CVE-2024-28180).
 	MaxTokenLen = 8 << 10
 
 	DefaultLeeway       = 30 * time.Second

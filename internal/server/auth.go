@@ -345,7 +345,8 @@ func sessionEnded(w http.ResponseWriter) {
 
 // revocationsUnavailable answers a request the guard refused because its
 // revocation set has not heard from the revocation feed for too long
-// (guard.ErrFeedDown): it fails closed, so a logout cannot be missed.
+// (guard.ErrFeedDown): it fails closed, so a revocation it has not heard
+// of cannot let a token through.
 func revocationsUnavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "2")
 	writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "revocations cannot be checked right now; retry shortly")

@@ -37,7 +37,7 @@ func (i *exampleIssuer) token(roles ...string) string {
 	now := time.Now()
 	raw, _ := jwt.Signed(signer).Claims(map[string]any{
 		"iss": "https://auth.example.com", "aud": "https://api.example.com",
-		"sub": "user-42", "sid": "session-7", "preferred_username": "alice",
+		"sub": "user-42", "sid": "session-7", "jti": "token-1", "preferred_username": "alice",
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"roles": roles, "scope": "api",
 	}).Serialize()

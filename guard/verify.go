@@ -203,8 +203,11 @@ func (g *Guard) checkClaims(c *claims, now time.Time) (*Principal, error) {
 		return nil, fmt.Errorf("%w: aud", ErrClaims)
 	case c.Exp == nil || c.Iat == nil:
 		return nil, fmt.Errorf("%w: exp and iat are required (RFC 9068 §2.2)", ErrClaims)
-	case c.Sub == "" || c.Sid == "":
-		return nil, fmt.Errorf("%w: sub and sid are required", ErrClaims)
+	case c.Sub == "" || c.Jti == "":
+		return nil, fmt.Errorf("%w: sub and jti are required (RFC 9068 §2.2)", ErrClaims)
+	case c.Sid == "":
+		// Without a session id revocation could not be checked.
+		return nil, fmt.Errorf("%w: sid is required", ErrClaims)
 	case c.Nbf != nil && now.Add(leeway).Before(c.Nbf.t):
 		return nil, fmt.Errorf("%w: nbf", ErrNotYetValid)
 	case now.Add(leeway).Before(c.Iat.t):

@@ -108,6 +108,8 @@ func TestVerifyRejections(t *testing.T) {
 		{"aud array without us", es(map[string]any{"aud": []string{"a", "b"}}), guard.ErrClaims, chClaims},
 		{"sub missing", es(map[string]any{"sub": del}), guard.ErrClaims, chClaims},
 		{"sid missing", es(map[string]any{"sid": del}), guard.ErrClaims, chClaims},
+		{"jti missing", es(map[string]any{"jti": del}), guard.ErrClaims, chClaims},
+		{"sub missing", es(map[string]any{"sub": del}), guard.ErrClaims, chClaims},
 		{"typ JWT", withHeader(map[string]any{"typ": "JWT"}), guard.ErrClaims, chClaims},
 		{"ID token", e.es.mint(t, map[string]any{"typ": "JWT"}, at(map[string]any{"aud": "gatehouse", "nonce": "n"})), guard.ErrClaims, chClaims},
 		{"typ missing", raw(`{"alg":"ES256","kid":"es-1"}`), guard.ErrClaims, chClaims},

@@ -147,7 +147,11 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 // revocations from this process's revocation hub (the in-process form of
 // the feed), so a logout reaches it at once. ctx bounds the feed; serve
 // must run the hub, or the guard fails closed once FeedMaxLag has passed.
-func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *slog.Logger) (*guard.Guard, error) {
+//
+// refresher, when not nil, turns on in-line refresh (inline_refresh): the
+// demo's guard gets the server's, the server's own guard none, since the
+// server only verifies tokens with it.
+func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *slog.Logger, refresher guard.Refresher) (*guard.Guard, error) {
 	revoked := guard.NewRevocations()
 	go a.hub.Follow(ctx, revoked)
 	// The hub drops a revocation after access_token_ttl + clock_leeway;
@@ -162,6 +166,7 @@ func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *sl
 		Keys:           guardkeys.FromKeyring(a.keys),
 		Revocations:    revoked,
 		AllowedOrigins: cfg.AllowedOrigins,
+		Refresher:      refresher,
 		Log:            log,
 		Now:            e.clock.Now,
 	})

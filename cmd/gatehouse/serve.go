@@ -108,17 +108,19 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	// The revocation feed stops with the server: its open streams end
 	// then, so a graceful shutdown does not wait on them.
 	go a.hub.Run(pruneCtx)
-	g, err := e.newGuard(ctx, a, cfg, log)
+	g, err := e.newGuard(ctx, a, cfg, log, nil)
 	if err != nil {
 		return err
 	}
+	// The demo is the server's fallback handler, and with inline_refresh
+	// its guard needs the server's in-line refresher: it is bound once the
+	// server exists.
 	var demoApp http.Handler
+	var fallback http.Handler
 	if e.demo {
-		if demoApp, err = demoHandler(g, cfg, log); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
+		fallback = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { demoApp.ServeHTTP(w, r) })
 	}
-	handler, err := server.New(a.engine, g, a.keys, log, e.clock, server.Config{
+	s, err := server.NewServer(a.engine, g, a.keys, log, e.clock, server.Config{
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,
@@ -126,7 +128,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		JWKSMaxAge:     cfg.JWKSMaxAge,
-		Fallback:       demoApp,
+		Fallback:       fallback,
 
 		Revocations:          a.hub,
 		RevocationFeedSecret: cfg.RevocationFeedSecret,
@@ -136,6 +138,18 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if err != nil {
 		return err
 	}
+	if e.demo {
+		demoGuard := g
+		if cfg.InlineRefresh {
+			if demoGuard, err = e.newGuard(ctx, a, cfg, log, s.InlineRefresher()); err != nil {
+				return err
+			}
+		}
+		if demoApp, err = demoHandler(demoGuard, cfg, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	handler := s.Handler()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

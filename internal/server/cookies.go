@@ -32,12 +32,25 @@ func RefreshCookiePath(inline bool) string {
 	return refreshPath
 }
 
+// inlineRefresh reports whether the refresh cookie reaches the whole site,
+// for a guard in this process to refresh in-line.
+func (s *Server) inlineRefresh() bool { return s.cfg.RefreshCookiePath != refreshPath }
+
 // setSessionCookies writes the three cookies of a grant.
 func (s *Server) setSessionCookies(w http.ResponseWriter, g *session.Grant, now time.Time) {
 	rtAge := maxAge(g.RefreshExpiresAt, now)
-	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: g.AccessToken, Path: "/", MaxAge: maxAge(g.AccessExpiresAt, now),
+	atAge := maxAge(g.AccessExpiresAt, now)
+	if s.inlineRefresh() {
+		// The browser must still send the expired access token for a guard
+		// to refresh in-line: a cookie gone at the token's exp would reach
+		// the guard as no credentials at all. An expired token is worthless
+		// to anyone, so the cookie lives as long as the session's refresh
+		// cookie and the token's own exp decides.
+		atAge = rtAge
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: g.AccessToken, Path: "/", MaxAge: atAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if s.cfg.RefreshCookiePath != refreshPath {
+	if s.inlineRefresh() {
 		// A browser keeps a cookie per (name, path): one still holding the
 		// /auth refresh cookie from before inline_refresh would send both
 		// to /auth/refresh and be refused as duplicate_cookie.

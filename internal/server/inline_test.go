@@ -48,7 +48,9 @@ func TestInlineRefresher(t *testing.T) {
 	}
 	got := maskValues(w.Header().Values("Set-Cookie"))
 	want := []string{
-		"__Host-gh_at=<v>; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax",
+		// The access cookie outlives its token, so that the guard sees the
+		// expired token and can refresh in-line.
+		"__Host-gh_at=<v>; Path=/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax",
 		"__Secure-gh_rt=<v>; Path=/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
 		"__Secure-gh_rt=<v>; Path=/; Max-Age=604800; HttpOnly; Secure; SameSite=Strict",
 		"XSRF-TOKEN=<v>; Path=/; Max-Age=604800; Secure; SameSite=Strict",

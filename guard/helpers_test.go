@@ -23,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
 )
 
 const (
@@ -32,24 +33,6 @@ const (
 )
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testKey is a signing key of the test issuer.
 type testKey struct {
@@ -215,7 +198,7 @@ func claimsAt(now time.Time, over map[string]any) map[string]any {
 // env is a guard over the test keys with a fake clock.
 type env struct {
 	*keys
-	clock *fakeClock
+	clock *clock.Fake
 	g     *guard.Guard
 	log   *countingHandler
 }
@@ -229,7 +212,7 @@ func newEnv(t testing.TB, k *keys, change func(*guard.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{keys: k, clock: &fakeClock{now: t0}, log: &countingHandler{}}
+	e := &env{keys: k, clock: clock.NewFake(t0), log: &countingHandler{}}
 	cfg := guard.Config{Issuer: testIssuer, Audience: testAudience, Keys: src, Now: e.clock.Now,
 		AllowedOrigins: []string{"https://app.test"}, Log: slog.New(e.log)}
 	if change != nil {

@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
 )
 
 func jwk(t *testing.T, k jose.JSONWebKey) json.RawMessage {
@@ -142,7 +143,7 @@ func (s *jwksServer) set(body []byte, status int) {
 func TestRemoteJWKS(t *testing.T) {
 	k := newKeys(t)
 	srv := newJWKSServer(t, jwksOf(t, k.es))
-	clock := &fakeClock{now: t0}
+	clock := clock.NewFake(t0)
 	remote := guard.RemoteJWKS(srv.URL, guard.RemoteOptions{Now: clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -134,13 +134,26 @@ type AuditEvent struct {
 // from CreatedAt, signing from ActivatesAt until RetiresAt, published until
 // ExpiresAt so tokens it signed keep verifying until they expire.
 type SigningKey struct {
-	KID         string
-	Alg         string // ES256, EdDSA or RS256
-	Private     []byte // PKCS #8 DER
+	KID string
+	Alg string // ES256, EdDSA or RS256
+	// Private is the PKCS #8 DER, or, with a key-encryption key
+	// configured, that DER sealed by the keyring (token.Encryption): the
+	// store keeps whichever bytes it is given.
+	Private     []byte
 	CreatedAt   time.Time
 	ActivatesAt time.Time
 	RetiresAt   time.Time // zero: not retired
 	ExpiresAt   time.Time // zero: published indefinitely
+}
+
+// KeyReseal replaces one signing key's stored private bytes: Old is what
+// the caller read, New the same key sealed anew (encrypted at rest for the
+// first time, or under a new key-encryption key). It applies only while the
+// row still holds Old, so nodes resealing at the same time cannot undo one
+// another's work.
+type KeyReseal struct {
+	KID      string
+	Old, New []byte
 }
 
 // AuditFilter selects audit events, newest first (highest ID first, the

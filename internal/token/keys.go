@@ -48,14 +48,27 @@ var Algorithms = []string{ES256, EdDSA, RS256}
 // ErrNoKey is returned when no signing key is active.
 var ErrNoKey = errors.New("token: no active signing key")
 
+// ErrRotationConflict is returned by Rotate when another key was added
+// (by another node or operator) between reading the keys and adding one:
+// nothing was written, and the caller should look again before deciding
+// to rotate once more.
+var ErrRotationConflict = errors.New("another rotation happened first")
+
 // KeyStore is what the keyring needs from storage.
 type KeyStore interface {
 	// SigningKeys returns every stored key.
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	// AddSigningKey stores k and, atomically, retires every unretired key
 	// activated no later than k at k.ActivatesAt, keeping it published for
-	// keep after that.
-	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration) error
+	// keep after that, provided the newest key (by ActivatesAt, then
+	// CreatedAt, then kid) is still after ("" for none); otherwise it
+	// returns store.ErrConflict and writes nothing. This compare-and-set
+	// is what lets several nodes share one store: of those that saw the
+	// same newest key and decided to add one, exactly one does.
+	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error
+	// ResealSigningKeys replaces private bytes where a row still holds
+	// the old ones, in one transaction (see store.KeyReseal).
+	ResealSigningKeys(ctx context.Context, rs []store.KeyReseal) (int, error)
 	// DeleteExpiredSigningKeys removes keys unpublished before now.
 	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) error
 }
@@ -64,6 +77,7 @@ type KeyStore interface {
 type Key struct {
 	KID         string
 	Alg         string
+	CreatedAt   time.Time
 	ActivatesAt time.Time
 	RetiresAt   time.Time
 	ExpiresAt   time.Time
@@ -121,6 +135,7 @@ func NewKey(alg string, now, activates time.Time) (store.SigningKey, error) {
 	}, nil
 }
 
+// parseKey parses sk, whose Private must already be the plain DER.
 func parseKey(sk store.SigningKey) (*Key, error) {
 	raw, err := x509.ParsePKCS8PrivateKey(sk.Private)
 	if err != nil {
@@ -152,17 +167,21 @@ func parseKey(sk store.SigningKey) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: key %s: %w", sk.KID, err)
 	}
-	return &Key{KID: sk.KID, Alg: sk.Alg, ActivatesAt: sk.ActivatesAt, RetiresAt: sk.RetiresAt,
+	return &Key{KID: sk.KID, Alg: sk.Alg, CreatedAt: sk.CreatedAt, ActivatesAt: sk.ActivatesAt, RetiresAt: sk.RetiresAt,
 		ExpiresAt: sk.ExpiresAt, private: priv, signer: signer}, nil
 }
 
 // Keyring holds the parsed keys and reloads them from the store, so a
-// rotation made by another process (the CLI, another node) is picked up.
+// rotation made by another process (the CLI, another node) is picked up:
+// every node over one store publishes the same JWKS at most the reload
+// interval after a change, and finds a new key at once when a token names
+// it (see Lookup).
 type Keyring struct {
 	ks     KeyStore
 	clock  clock.Clock
 	keep   time.Duration
 	reload time.Duration
+	seal   *sealer
 
 	mu       sync.RWMutex
 	keys     []*Key
@@ -172,26 +191,110 @@ type Keyring struct {
 	nextEdge time.Time
 }
 
-// NewKeyring returns a keyring over ks. keep is how long a retired key
-// stays published: the access-token lifetime plus the verifiers' leeway.
-// reload bounds how stale the in-memory copy may be.
+// Bounds of the reload interval. Below the minimum every request would
+// read the database; above the maximum nodes could publish different key
+// sets for longer than a verifier's JWKS cache, and a key's activation
+// delay is chosen to cover that cache plus this interval.
+const (
+	MinReload     = time.Second
+	MaxReload     = time.Minute
+	DefaultReload = 10 * time.Second
+)
+
+// NewKeyring returns a keyring over ks that stores private keys
+// unencrypted. keep is how long a retired key stays published: the
+// access-token lifetime plus the verifiers' leeway. reload bounds how
+// stale the in-memory copy may be; it is clamped to [MinReload,
+// MaxReload], and 0 means DefaultReload.
 func NewKeyring(ks KeyStore, c clock.Clock, keep, reload time.Duration) *Keyring {
-	return &Keyring{ks: ks, clock: c, keep: keep, reload: reload}
+	r, err := NewEncryptedKeyring(ks, c, keep, reload, Encryption{})
+	if err != nil {
+		panic(err) // unreachable: no key to be wrong
+	}
+	return r
+}
+
+// NewEncryptedKeyring is NewKeyring with private keys protected at rest as
+// enc says. Call Prepare before use: it checks the stored keys open and
+// encrypts those that are not yet.
+func NewEncryptedKeyring(ks KeyStore, c clock.Clock, keep, reload time.Duration, enc Encryption) (*Keyring, error) {
+	s, err := newSealer(enc)
+	if err != nil {
+		return nil, err
+	}
+	if reload == 0 {
+		reload = DefaultReload
+	}
+	reload = min(max(reload, MinReload), MaxReload)
+	return &Keyring{ks: ks, clock: c, keep: keep, reload: reload, seal: s}, nil
+}
+
+// Encrypted reports whether private keys are encrypted at rest.
+func (r *Keyring) Encrypted() bool { return r.seal.encrypts() }
+
+// Prepare brings the stored keys in line with the configured encryption,
+// once at startup: it opens every key, failing on the first that does not
+// open (a wrong key_encryption_key stops the process here, before anything
+// could create replacement keys and log everyone out), then, in one
+// transaction, encrypts keys still stored in the clear and re-encrypts
+// those sealed under the previous key-encryption key. It returns how many
+// keys it sealed anew. Several nodes may run it at once: a row another node
+// has resealed meanwhile is left as that node wrote it.
+func (r *Keyring) Prepare(ctx context.Context) (int, error) {
+	stored, err := r.ks.SigningKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("token: load keys: %w", err)
+	}
+	var reseal []store.KeyReseal
+	for _, sk := range stored {
+		der, state, err := r.seal.open(sk)
+		if err != nil {
+			return 0, err
+		}
+		plain := sk
+		plain.Private = der
+		if _, err := parseKey(plain); err != nil {
+			return 0, err
+		}
+		if r.seal.encrypts() && state != stateCurrent {
+			reseal = append(reseal, store.KeyReseal{KID: sk.KID, Old: sk.Private, New: r.seal.seal(sk.KID, der)})
+		}
+	}
+	n := 0
+	if len(reseal) > 0 {
+		if n, err = r.ks.ResealSigningKeys(ctx, reseal); err != nil {
+			return 0, fmt.Errorf("token: encrypt keys at rest: %w", err)
+		}
+	}
+	return n, r.Load(ctx)
 }
 
 // Load reads the keys from the store.
 func (r *Keyring) Load(ctx context.Context) error {
+	_, err := r.load(ctx)
+	return err
+}
+
+// load reads the keys from the store and returns them as read: callers
+// that decide on them (Ensure, Rotate) must use this snapshot, not r.keys,
+// which a concurrent load may replace.
+func (r *Keyring) load(ctx context.Context) ([]*Key, error) {
 	stored, err := r.ks.SigningKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("token: load keys: %w", err)
+		return nil, fmt.Errorf("token: load keys: %w", err)
 	}
 	now := r.clock.Now()
 	keys := make([]*Key, 0, len(stored))
 	var edge time.Time
 	for _, sk := range stored {
+		der, _, err := r.seal.open(sk)
+		if err != nil {
+			return nil, err
+		}
+		sk.Private = der
 		k, err := parseKey(sk)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		keys = append(keys, k)
 		for _, t := range []time.Time{k.ActivatesAt, k.RetiresAt} {
@@ -203,7 +306,24 @@ func (r *Keyring) Load(ctx context.Context) error {
 	r.mu.Lock()
 	r.keys, r.loadedAt, r.nextEdge = keys, now, edge
 	r.mu.Unlock()
-	return nil
+	return keys, nil
+}
+
+// newest returns the kid of the key the store compares AddSigningKey's
+// after with: greatest ActivatesAt, then CreatedAt, then kid; "" for none.
+func newest(keys []*Key) string {
+	var best *Key
+	for _, k := range keys {
+		if best == nil || k.ActivatesAt.After(best.ActivatesAt) ||
+			(k.ActivatesAt.Equal(best.ActivatesAt) && (k.CreatedAt.After(best.CreatedAt) ||
+				(k.CreatedAt.Equal(best.CreatedAt) && k.KID > best.KID))) {
+			best = k
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.KID
 }
 
 func (r *Keyring) fresh(ctx context.Context) error {
@@ -299,37 +419,74 @@ func (r *Keyring) find(kid string) *Key {
 // Ensure makes sure a key with alg is signing, creating one that
 // activates at once if not (first start, or the configured algorithm
 // changed). Older keys retire, but stay published until their tokens expire.
+//
+// Nodes starting together on an empty store all find no key; each tries
+// to add one after the same (absent) newest key, the store lets exactly
+// one succeed, and the others reload and use the winner's.
 func (r *Keyring) Ensure(ctx context.Context, alg string) error {
-	if k, err := r.Signing(ctx); err == nil && k.Alg == alg {
-		return nil
-	} else if err != nil && !errors.Is(err, ErrNoKey) {
-		return err
+	const attempts = 3
+	for i := 0; ; i++ {
+		keys, err := r.load(ctx)
+		if err != nil {
+			return err
+		}
+		if ensured(keys, alg, r.clock.Now()) {
+			return nil
+		}
+		_, err = r.rotate(ctx, alg, 0, newest(keys))
+		if !errors.Is(err, ErrRotationConflict) || i == attempts-1 {
+			return err
+		}
+		// Another node added a key since we looked: look again.
 	}
-	// Another key may already be scheduled with this algorithm.
-	now := r.clock.Now()
-	r.mu.RLock()
-	scheduled := slices.ContainsFunc(r.keys, func(k *Key) bool {
-		return k.Alg == alg && k.RetiresAt.IsZero() && k.ActivatesAt.After(now)
-	})
-	r.mu.RUnlock()
-	if scheduled {
-		if _, err := r.Signing(ctx); err == nil {
-			return nil // the current key signs until the scheduled one takes over
+}
+
+// ensured reports whether keys need no new key for alg at now: one with
+// alg signs, or one with alg is scheduled and some key signs until then.
+func ensured(keys []*Key, alg string, now time.Time) bool {
+	var signing *Key
+	for _, k := range keys {
+		if k.signingAt(now) && (signing == nil || k.ActivatesAt.After(signing.ActivatesAt)) {
+			signing = k
 		}
 	}
-	_, err := r.Rotate(ctx, alg, 0)
-	return err
+	if signing == nil {
+		return false
+	}
+	return signing.Alg == alg || slices.ContainsFunc(keys, func(k *Key) bool {
+		return k.Alg == alg && k.RetiresAt.IsZero() && k.ActivatesAt.After(now)
+	})
 }
 
 // Rotate creates a key for alg that starts signing after delay; the current
-// key signs until then and stays published until its tokens expire.
+// key signs until then and stays published until its tokens expire. It
+// adds the key only if no other was added since it read the keys, and
+// otherwise returns ErrRotationConflict: two operators rotating at once
+// create one key, not two. It returns the key as stored (sealed, with
+// encryption on).
 func (r *Keyring) Rotate(ctx context.Context, alg string, delay time.Duration) (store.SigningKey, error) {
+	keys, err := r.load(ctx)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	return r.rotate(ctx, alg, delay, newest(keys))
+}
+
+func (r *Keyring) rotate(ctx context.Context, alg string, delay time.Duration, after string) (store.SigningKey, error) {
 	now := r.clock.Now()
 	sk, err := NewKey(alg, now, now.Add(delay))
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	if err := r.ks.AddSigningKey(ctx, sk, r.keep); err != nil {
+	sk.Private = r.seal.seal(sk.KID, sk.Private)
+	if err := r.ks.AddSigningKey(ctx, sk, r.keep, after); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Whoever won, this keyring should see their key now.
+			if lerr := r.Load(ctx); lerr != nil {
+				return store.SigningKey{}, errors.Join(fmt.Errorf("token: add key: %w: %w", ErrRotationConflict, err), lerr)
+			}
+			return store.SigningKey{}, fmt.Errorf("token: add key: %w: %w", ErrRotationConflict, err)
+		}
 		return store.SigningKey{}, fmt.Errorf("token: add key: %w", err)
 	}
 	// Keys whose every token has expired verify nothing; drop them so the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -12,7 +14,7 @@ import (
 // SigningKeys returns every stored signing key, oldest activation first.
 func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT kid, alg, private_key, created_at, activates_at, retires_at, expires_at
-		FROM signing_keys ORDER BY activates_at, created_at`)
+		FROM signing_keys ORDER BY activates_at, created_at, kid`)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -32,20 +34,63 @@ func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	return out, formatError(rows.Err())
 }
 
-// AddSigningKey inserts k and, in the same transaction, schedules every
-// key that has not been retired yet to retire when k activates and to be
-// unpublished keep after that (long enough for every token it signed to expire). Returns ErrConflict on a duplicate kid.
-func (db *DB) AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration) error {
+// AddSigningKey inserts k, provided the newest key (by activates_at,
+// then created_at, then kid) is still after ("" meaning no key at all),
+// and in the same transaction schedules every key that has not been
+// retired yet to retire when k activates and to be unpublished keep after
+// that (long enough for every token it signed to expire). It returns
+// ErrConflict, writing nothing, on a duplicate kid or when another key was
+// added since the caller looked: the check and the insert share one
+// IMMEDIATE transaction, which holds SQLite's write lock from its start,
+// so two processes cannot both pass the check.
+func (db *DB) AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		var newest string
+		err := tx.QueryRowContext(ctx, `SELECT kid FROM signing_keys
+			ORDER BY activates_at DESC, created_at DESC, kid DESC LIMIT 1`).Scan(&newest)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return formatError(err)
+		}
+		if newest != after {
+			return fmt.Errorf("%w: the newest signing key is %q, not %q", store.ErrConflict, newest, after)
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retires_at = ?, expires_at = ?
 			WHERE retires_at IS NULL AND activates_at <= ?`,
 			ts(k.ActivatesAt), ts(k.ActivatesAt.Add(keep)), ts(k.ActivatesAt)); err != nil {
 			return formatError(err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at, retires_at, expires_at)
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at, retires_at, expires_at)
 			VALUES (?,?,?,?,?,?,?)`, k.KID, k.Alg, k.Private, ts(k.CreatedAt), ts(k.ActivatesAt), ts(k.RetiresAt), ts(k.ExpiresAt))
 		return formatError(err)
 	})
+}
+
+// ResealSigningKeys replaces the private bytes of each key whose row still
+// holds r.Old, all in one transaction, and returns how many rows changed.
+// A row that no longer holds Old (another node resealed it first, or it
+// was deleted) is left alone: resealing is idempotent.
+func (db *DB) ResealSigningKeys(ctx context.Context, rs []store.KeyReseal) (int, error) {
+	n := 0
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, r := range rs {
+			res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET private_key = ? WHERE kid = ? AND private_key = ?`,
+				r.New, r.KID, r.Old)
+			if err != nil {
+				return formatError(err)
+			}
+			c, err := res.RowsAffected()
+			if err != nil {
+				return formatError(err)
+			}
+			n += int(c)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // DeleteExpiredSigningKeys removes keys unpublished before now.

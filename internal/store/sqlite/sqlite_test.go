@@ -63,7 +63,7 @@ func TestReopen(t *testing.T) {
 	for _, step := range []func() error{
 		func() error { return db.CreateUser(ctx, u) },
 		func() error { return db.CreateSession(ctx, s, rt) },
-		func() error { return db.AddSigningKey(ctx, key, time.Hour) },
+		func() error { return db.AddSigningKey(ctx, key, time.Hour, "") },
 		func() error {
 			return db.AppendAudit(ctx, store.AuditEvent{Time: now, Type: "login_success", UserID: "u1", Outcome: "success"})
 		},

@@ -95,9 +95,18 @@ type Store interface {
 	// SigningKeys returns every key, oldest activation first.
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	// AddSigningKey stores k and, atomically, retires every unretired key
-	// activated no later than k at k.ActivatesAt, published for keep more;
-	// ErrConflict on a duplicate kid, and then nothing is written.
-	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration) error
+	// activated no later than k at k.ActivatesAt, published for keep more,
+	// provided the newest key (greatest ActivatesAt, then CreatedAt, then
+	// kid compared byte by byte) is still the one with kid after, "" for
+	// an empty table: a compare-and-set, so that of several nodes adding a
+	// key after the same newest one exactly one succeeds. ErrConflict when
+	// the newest key is another or on a duplicate kid, and then nothing is
+	// written.
+	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error
+	// ResealSigningKeys sets each key's private bytes to r.New where the
+	// row still holds r.Old, in one transaction, returning how many rows
+	// changed; rows holding anything else are left alone.
+	ResealSigningKeys(ctx context.Context, rs []store.KeyReseal) (int, error)
 	// DeleteExpiredSigningKeys removes keys unpublished before now.
 	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) error
 
@@ -129,6 +138,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RotationConcurrent", testRotationConcurrent},
 		{"Audit", testAudit},
 		{"SigningKeys", testSigningKeys},
+		{"SigningKeysConcurrent", testSigningKeysConcurrent},
 		{"Secret", testSecret},
 	}
 	for _, tt := range tests {
@@ -1271,19 +1281,24 @@ func testSigningKeys(t *testing.T, s Store) {
 	steps := []struct {
 		name    string
 		add     store.SigningKey
+		after   string
 		wantErr error
 		want    map[string]store.SigningKey
 	}{
-		{"first key", k1, nil, map[string]store.SigningKey{"k1": k1}},
-		{"second retires the first", k2, nil, map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": k2}},
-		{"duplicate kid writes nothing", key("k2", at(1500)), store.ErrConflict,
+		{"first after a stale newest writes nothing", k1, "k0", store.ErrConflict, map[string]store.SigningKey{}},
+		{"first key", k1, "", nil, map[string]store.SigningKey{"k1": k1}},
+		{"first again writes nothing", key("k1b", at(0)), "", store.ErrConflict, map[string]store.SigningKey{"k1": k1}},
+		{"second retires the first", k2, "k1", nil, map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": k2}},
+		{"after a replaced newest writes nothing", key("k2b", at(1500)), "k1", store.ErrConflict,
 			map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": k2}},
-		{"third retires only the second", k3, nil,
+		{"duplicate kid writes nothing", key("k2", at(1500)), "k2", store.ErrConflict,
+			map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": k2}},
+		{"third retires only the second", k3, "k2", nil,
 			map[string]store.SigningKey{"k1": retired(k1, k2.ActivatesAt), "k2": retired(k2, k3.ActivatesAt), "k3": k3}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if err := s.AddSigningKey(ctx, st.add, keep); !errors.Is(err, st.wantErr) {
+			if err := s.AddSigningKey(ctx, st.add, keep, st.after); !errors.Is(err, st.wantErr) {
 				t.Fatalf("AddSigningKey(%s): err = %v, want %v", st.add.KID, err, st.wantErr)
 			}
 			if got := keys(t); !reflect.DeepEqual(got, st.want) {
@@ -1296,12 +1311,38 @@ func testSigningKeys(t *testing.T, s Store) {
 		// k3 is the unretired key and activates at 2000; a key activating
 		// before it must not retire it.
 		k0 := key("k0", at(1800))
-		if err := s.AddSigningKey(ctx, k0, keep); err != nil {
+		if err := s.AddSigningKey(ctx, k0, keep, "k3"); err != nil {
 			t.Fatal(err)
 		}
 		got := keys(t)
 		if !got["k3"].RetiresAt.IsZero() {
 			t.Errorf("k3 retired at %v by a key activating before it", got["k3"].RetiresAt)
+		}
+		// k3 activates last, so it is still the newest key.
+		if err := s.AddSigningKey(ctx, key("k4", at(2100)), keep, "k0"); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("add after k0, which is not the newest: %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("newest breaks ties by created_at, then kid", func(t *testing.T) {
+		// Same activation as k3, created later: the newest.
+		k5 := key("k5", at(2000))
+		k5.CreatedAt = k3.CreatedAt.Add(time.Second)
+		if err := s.AddSigningKey(ctx, k5, keep, "k3"); err != nil {
+			t.Fatal(err)
+		}
+		// Same activation and creation as k5, a greater kid: the newest.
+		k6 := k5
+		k6.KID = "k6"
+		if err := s.AddSigningKey(ctx, k6, keep, "k5"); err != nil {
+			t.Fatal(err)
+		}
+		k7 := key("k7", at(2001))
+		if err := s.AddSigningKey(ctx, k7, keep, "k5"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("add after k5: %v, want ErrConflict (k6 ties and sorts after it)", err)
+		}
+		if err := s.AddSigningKey(ctx, k7, keep, "k6"); err != nil {
+			t.Fatal(err)
 		}
 	})
 
@@ -1314,12 +1355,90 @@ func testSigningKeys(t *testing.T, s Store) {
 		if _, ok := got["k1"]; ok {
 			t.Error("k1 expired but not deleted")
 		}
-		for _, kid := range []string{"k0", "k2", "k3"} {
+		for _, kid := range []string{"k0", "k2", "k3", "k7"} {
 			if _, ok := got[kid]; !ok {
 				t.Errorf("%s deleted before it expired", kid)
 			}
 		}
 	})
+
+	t.Run("reseal", func(t *testing.T) {
+		want := keys(t)
+		old := want["k3"].Private
+		n, err := s.ResealSigningKeys(ctx, []store.KeyReseal{
+			{KID: "k3", Old: old, New: []byte("sealed-k3")},
+			{KID: "k7", Old: []byte("not what k7 holds"), New: []byte("sealed-k7")},
+			{KID: "gone", Old: []byte("der-gone"), New: []byte("sealed-gone")},
+		})
+		if err != nil || n != 1 {
+			t.Fatalf("ResealSigningKeys = %d, %v; want 1 row changed", n, err)
+		}
+		k := want["k3"]
+		k.Private = []byte("sealed-k3")
+		want["k3"] = k
+		if got := keys(t); !reflect.DeepEqual(got, want) {
+			t.Errorf("after reseal\n got  %+v\n want %+v", got, want)
+		}
+		// Again: k3 no longer holds its old bytes, so nothing changes.
+		n, err = s.ResealSigningKeys(ctx, []store.KeyReseal{{KID: "k3", Old: old, New: []byte("other")}})
+		if err != nil || n != 0 {
+			t.Fatalf("second ResealSigningKeys = %d, %v; want 0 rows changed", n, err)
+		}
+		if got := keys(t); !bytes.Equal(got["k3"].Private, []byte("sealed-k3")) {
+			t.Errorf("k3 holds %q after a stale reseal", got["k3"].Private)
+		}
+	})
+}
+
+// testSigningKeysConcurrent: nodes starting at once on an empty table, or
+// operators rotating at once, each try to add a key after the same newest
+// one; exactly one may succeed, or two keys would be created for one step.
+func testSigningKeysConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	const n = 8
+	after := "" // the first round adds to an empty table
+	for round := range 2 {
+		var (
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+			mu      sync.Mutex
+			won     []string
+			unusual []error
+		)
+		for i := range n {
+			kid := fmt.Sprintf("r%d-%d", round, i)
+			k := store.SigningKey{KID: kid, Alg: "ES256", Private: []byte("der-" + kid),
+				CreatedAt: at(1000 * round), ActivatesAt: at(1000*round + i)}
+			wg.Go(func() {
+				<-start
+				err := s.AddSigningKey(ctx, k, time.Hour, after)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, kid)
+				case !errors.Is(err, store.ErrConflict):
+					unusual = append(unusual, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(unusual) > 0 {
+			t.Fatalf("round %d: errors other than ErrConflict: %v", round, unusual)
+		}
+		if len(won) != 1 {
+			t.Fatalf("round %d: %d adds after %q succeeded (%v), want exactly 1", round, len(won), after, won)
+		}
+		ks, err := s.SigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ks) != round+1 {
+			t.Fatalf("round %d: %d keys stored, want %d", round, len(ks), round+1)
+		}
+		after = won[0]
+	}
 }
 
 func testSecret(t *testing.T, s Store) {

@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,10 @@ type Config struct {
 	SessionLifetime    time.Duration `yaml:"session_lifetime"`
 	KeyActivationDelay time.Duration `yaml:"key_activation_delay"`
 	JWKSMaxAge         time.Duration `yaml:"jwks_max_age"`
+	// KeyEncryptionKey encrypts signing keys at rest (base64 of 32 random
+	// bytes); KeyEncryptionKeyPrevious only decrypts, for rotating it.
+	KeyEncryptionKey         string `yaml:"key_encryption_key"`
+	KeyEncryptionKeyPrevious string `yaml:"key_encryption_key_previous"`
 
 	SessionRetention time.Duration `yaml:"session_retention"`
 
@@ -232,6 +237,9 @@ type Resolved struct {
 	Config
 	PublicURL      *url.URL
 	TrustedProxies []netip.Prefix
+	// KEK and PreviousKEK are the decoded key-encryption keys, nil when
+	// not set.
+	KEK, PreviousKEK []byte
 }
 
 // Resolve validates c. listenAddr is the address actually bound (it can
@@ -343,6 +351,26 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	}
 	if c.SessionRetention < 0 {
 		bad("session_retention must not be negative")
+	}
+	// The errors never echo a key.
+	for _, k := range []struct {
+		name, value string
+		dst         *[]byte
+	}{{"key_encryption_key", c.KeyEncryptionKey, &r.KEK}, {"key_encryption_key_previous", c.KeyEncryptionKeyPrevious, &r.PreviousKEK}} {
+		if k.value == "" {
+			continue
+		}
+		b, err := token.ParseKEK(k.value)
+		if err != nil {
+			bad("%s %v", k.name, err)
+		}
+		*k.dst = b
+	}
+	if r.PreviousKEK != nil && r.KEK == nil {
+		bad("key_encryption_key_previous needs key_encryption_key: it only decrypts")
+	}
+	if r.KEK != nil && r.PreviousKEK != nil && subtle.ConstantTimeCompare(r.KEK, r.PreviousKEK) == 1 {
+		bad("key_encryption_key_previous must differ from key_encryption_key")
 	}
 	// The feed secret is a bearer credential for every resource server:
 	// 32 bytes at least, as for an HMAC key (RFC 2104 §3, RFC 7518 §3.2).

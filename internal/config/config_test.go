@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -397,5 +399,57 @@ func TestRevocationFeedSettings(t *testing.T) {
 	d.RevocationFeedSecret = "short-secret-value"
 	if _, err := d.Resolve("127.0.0.1:8080"); err == nil || strings.Contains(err.Error(), d.RevocationFeedSecret) {
 		t.Errorf("short secret: %v", err)
+	}
+}
+
+// TestKeyEncryptionKeys: the key-encryption keys load from the
+// environment in standard or URL-safe base64, padded or not, decode to 32
+// bytes, and a refused key is never echoed.
+func TestKeyEncryptionKeys(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 11)[:32] // has + and / in std base64
+	prev := bytes.Repeat([]byte{7}, 32)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		got, err := Load("", env(map[string]string{
+			"GATEHOUSE_KEY_ENCRYPTION_KEY":          enc.EncodeToString(raw),
+			"GATEHOUSE_KEY_ENCRYPTION_KEY_PREVIOUS": enc.EncodeToString(prev) + "\n",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := got.Resolve("127.0.0.1:8080")
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		if !bytes.Equal(r.KEK, raw) || !bytes.Equal(r.PreviousKEK, prev) {
+			t.Errorf("decoded %x / %x", r.KEK, r.PreviousKEK)
+		}
+	}
+	if r, err := Default().Resolve("127.0.0.1:8080"); err != nil || r.KEK != nil || r.PreviousKEK != nil {
+		t.Errorf("default: %x %x %v", r.KEK, r.PreviousKEK, err)
+	}
+
+	short := base64.StdEncoding.EncodeToString(raw[:16])
+	for _, tt := range []struct {
+		name, kek, prev, wantSub string
+	}{
+		{"16 bytes", short, "", "key_encryption_key must be 32 bytes"},
+		{"not base64", "this is not base64 at all!", "", "key_encryption_key must be base64"},
+		{"previous alone", "", base64.StdEncoding.EncodeToString(prev), "key_encryption_key_previous needs key_encryption_key"},
+		{"previous short", base64.StdEncoding.EncodeToString(raw), short, "key_encryption_key_previous must be 32 bytes"},
+		{"previous equals current", base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw), "must differ"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.KeyEncryptionKey, c.KeyEncryptionKeyPrevious = tt.kek, tt.prev
+			_, err := c.Resolve("127.0.0.1:8080")
+			if err == nil || !strings.Contains(err.Error(), tt.wantSub) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.wantSub)
+			}
+			for _, v := range []string{tt.kek, tt.prev} {
+				if v != "" && strings.Contains(err.Error(), v) {
+					t.Errorf("error echoes the key: %v", err)
+				}
+			}
+		})
 	}
 }

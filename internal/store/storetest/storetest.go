@@ -134,6 +134,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RevocationFeed", testRevocationFeed},
 		{"RevocationFeedAtomic", testRevocationFeedAtomic},
 		{"RevocationFeedPaging", testRevocationFeedPaging},
+		{"RevocationFeedFollow", testRevocationFeedFollow},
 		{"Rotation", testRotation},
 		{"RotationConcurrent", testRotationConcurrent},
 		{"Audit", testAudit},

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 func newKeysCmd(e *env) *cobra.Command {
@@ -45,6 +48,11 @@ unknown kid).`,
 					return fmt.Errorf("--activate-in must not be negative")
 				}
 				k, err := a.keys.Rotate(ctx, alg, delay)
+				if errors.Is(err, token.ErrRotationConflict) {
+					// Someone else's key was added since this command read
+					// the keys: adding another would rotate twice.
+					return errors.New("another rotation happened first; no key was added (see gatehouse keys list)")
+				}
 				if err != nil {
 					return err
 				}

@@ -100,7 +100,23 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	issuerURL := cfg.PublicURL.String()
 	// A retired key stays published for one token lifetime plus the
 	// verifiers' leeway: by then every token it signed has expired.
-	keys := token.NewKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, 10*time.Second)
+	// Every node rereads the keys at least every DefaultReload, so all
+	// publish the same JWKS within that of a rotation. A backend shared by
+	// several nodes (PostgreSQL) must set Required: see token.Encryption.
+	keys, err := token.NewEncryptedKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, token.DefaultReload,
+		token.Encryption{Key: cfg.KEK, Previous: cfg.PreviousKEK})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Before anything signs: a wrong key_encryption_key stops here, and
+	// keys stored in the clear (or under the previous key) are sealed.
+	if n, err := keys.Prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("signing keys encrypted under key_encryption_key", "keys", n)
+	}
 	issuer := token.NewIssuer(keys, e.clock, issuerURL, []string{cfg.Audience}, cfg.AccessTokenTTL)
 	// A revoked session's access token passes a verifier until its exp
 	// plus the leeway: that long its revocation must be published.

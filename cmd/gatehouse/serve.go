@@ -89,6 +89,9 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer a.Close()
+	if !a.keys.Encrypted() {
+		log.Warn("signing keys are stored unencrypted in the database; set key_encryption_key (openssl rand -base64 32) to encrypt them at rest")
+	}
 	if err := a.keys.Ensure(ctx, cfg.SigningAlg); err != nil {
 		return err
 	}

@@ -230,11 +230,17 @@ const feedLock int64 = 0x67_68_20_66_65_65_64_20
 // and no deadlock can form between two revokers.
 func (db *DB) feedTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, feedLock); err != nil {
+		if err := lockFeed(ctx, tx); err != nil {
 			return err
 		}
 		return fn(tx)
 	})
+}
+
+// lockFeed takes feedLock until tx ends.
+func lockFeed(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, feedLock)
+	return err
 }
 
 // appendFeed runs insert, an INSERT INTO revocations ... RETURNING seq,
@@ -249,7 +255,7 @@ func appendFeed(ctx context.Context, tx pgx.Tx, insert string, args ...any) (int
 	if err != nil || len(seqs) == 0 {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE revocation_head SET seq = $1`, slices.Max(seqs)); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE revocation_head SET seq = greatest(seq, $1)`, slices.Max(seqs)); err != nil {
 		return 0, err
 	}
 	return len(seqs), nil

@@ -150,23 +150,26 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
 // entry: the second waits for the first's row lock and then matches
 // nothing.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error {
-	return db.feedTx(ctx, func(tx pgx.Tx) error {
-		if _, err := appendFeed(ctx, tx, `WITH ended AS (
+	return db.feedTx(ctx, func(tx pgx.Tx) error { return revokeSession(ctx, tx, id, reason, at, ev) })
+}
+
+// revokeSession is RevokeSession's transaction, run inside feedTx.
+func revokeSession(ctx context.Context, tx pgx.Tx, id, reason string, at time.Time, ev store.AuditEvent) error {
+	if _, err := appendFeed(ctx, tx, `WITH ended AS (
 				UPDATE sessions SET revoked_at = $1, revoke_reason = $2
 				WHERE id = $3 AND revoked_at IS NULL RETURNING id)
 			INSERT INTO revocations (session_id, revoked_at) SELECT id, $1 FROM ended
 			RETURNING seq`, at, reason, id); err != nil {
-			return err
-		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`, id).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return fmt.Errorf("session %s: %w", id, store.ErrNotFound)
-		}
-		return appendAudit(ctx, tx, ev)
-	})
+		return err
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("session %s: %w", id, store.ErrNotFound)
+	}
+	return appendAudit(ctx, tx, ev)
 }
 
 // RevokeUserSessions ends every live session of the user except the one

@@ -154,6 +154,7 @@ func mustOpen(t *testing.T, dsn string) *DB {
 }
 
 func TestConformance(t *testing.T) {
+	runDatabase(t) // skip or fail once here, not in every subtest
 	storetest.Run(t, func(t *testing.T) storetest.Store { return mustOpen(t, freshSchema(t)) })
 }
 

@@ -32,8 +32,14 @@ import (
 // underscores (argon2.memory_kib is GATEHOUSE_ARGON2_MEMORY_KIB). Lists are
 // comma-separated in the environment.
 type Config struct {
-	Listen         string   `yaml:"listen"`
-	Data           string   `yaml:"data"`
+	Listen string `yaml:"listen"`
+	Data   string `yaml:"data"`
+	// Database selects the store: empty is SQLite in the data directory,
+	// a postgres:// or postgresql:// URL is PostgreSQL, shared by every
+	// node. MigrateOnStart applies pending migrations when a command
+	// opens PostgreSQL; off, `gatehouse migrate` does it once.
+	Database       string   `yaml:"database"`
+	MigrateOnStart bool     `yaml:"migrate_on_start"`
 	PublicURL      string   `yaml:"public_url"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	TLSCert        string   `yaml:"tls_cert"`
@@ -104,6 +110,7 @@ func Default() Config {
 	return Config{
 		Listen:                 "localhost:8080",
 		Data:                   "./data",
+		MigrateOnStart:         true,
 		SigningAlg:             token.ES256,
 		AccessTokenTTL:         5 * time.Minute,
 		AccessTokenScope:       "api",
@@ -349,6 +356,10 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	if c.KeyActivationDelay < 0 {
 		bad("key_activation_delay must not be negative")
 	}
+	// The URL may hold a password: the error never echoes it.
+	if c.Database != "" && !IsPostgres(c.Database) {
+		bad("database must be empty (SQLite in the data directory) or a postgres:// or postgresql:// URL")
+	}
 	if c.SessionRetention < 0 {
 		bad("session_retention must not be negative")
 	}
@@ -420,6 +431,13 @@ func origin(u *url.URL) string {
 		host = strings.TrimSuffix(host, ":"+p)
 	}
 	return u.Scheme + "://" + host
+}
+
+// IsPostgres reports whether database names a PostgreSQL database: a URL
+// whose scheme is postgres or postgresql (RFC 3986 §3.1: in any case).
+func IsPostgres(database string) bool {
+	scheme, _, ok := strings.Cut(database, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
 }
 
 // MinFeedSecretBytes is the shortest revocation_feed_secret accepted.

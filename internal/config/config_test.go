@@ -453,3 +453,43 @@ func TestKeyEncryptionKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestDatabase(t *testing.T) {
+	if c := Default(); c.Database != "" || !c.MigrateOnStart {
+		t.Errorf("default database %q, migrate_on_start %v; want SQLite and true", c.Database, c.MigrateOnStart)
+	}
+	got, err := Load("", env(map[string]string{
+		"GATEHOUSE_DATABASE":         "postgres://gh:s3cret@db.internal/gatehouse",
+		"GATEHOUSE_MIGRATE_ON_START": "false",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Database != "postgres://gh:s3cret@db.internal/gatehouse" || got.MigrateOnStart {
+		t.Errorf("from the environment: database %q, migrate_on_start %v", got.Database, got.MigrateOnStart)
+	}
+	for _, tt := range []struct {
+		database string
+		ok       bool
+	}{
+		{"", true},
+		{"postgres://gh@db.internal/gatehouse?sslmode=verify-full", true},
+		{"postgresql://gh@db.internal/gatehouse", true},
+		{"PostgreSQL://gh@db.internal/gatehouse", true},
+		{"host=db.internal user=gh", false}, // a key=value string: use the URL form
+		{"mysql://gh:s3cret@db.internal/gatehouse", false},
+		{"sqlite:///var/lib/gatehouse.db", false},
+		{"./data/gatehouse.db", false},
+		{"postgres:/db.internal", false},
+	} {
+		c := Default()
+		c.Database = tt.database
+		_, err := c.Resolve("127.0.0.1:8080")
+		if (err == nil) != tt.ok {
+			t.Errorf("database %q: err = %v, want ok %v", tt.database, err, tt.ok)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "database must be") || strings.Contains(err.Error(), "s3cret")) {
+			t.Errorf("database %q: error %q should name the key and never echo the value", tt.database, err)
+		}
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 )
 
 // childEnv marks the test binary re-executed as a gatehouse process: with
@@ -27,7 +29,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		os.Exit(runProcess(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	// pgtest drops the database the PostgreSQL tests made, if any.
+	pgtest.Main(m)
 }
 
 // child is `gatehouse serve` running as a separate process (the test binary

@@ -131,11 +131,17 @@ func TestServeRefusesBadConfig(t *testing.T) {
 // result.
 func startServer(t *testing.T, data string, args ...string) (base, password string, stop func() error) {
 	t.Helper()
+	return startServerEnv(t, nil, data, args...)
+}
+
+// startServerEnv is startServer with env as the environment.
+func startServerEnv(t *testing.T, env map[string]string, data string, args ...string) (base, password string, stop func() error) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data}, args...), envFrom(nil), strings.NewReader(""), pw, io.Discard)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data}, args...), envFrom(env), strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
 	base, password = awaitStart(t, pr, func() error { return <-done })

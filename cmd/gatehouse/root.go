@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
@@ -53,7 +54,7 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 	root.SetIn(stdin)
 	root.PersistentFlags().StringVar(&e.configPath, "config", "", "YAML configuration file (env GATEHOUSE_CONFIG)")
 	root.PersistentFlags().StringVar(&e.data, "data", "", "data directory: SQLite database and keys (env GATEHOUSE_DATA, default ./data)")
-	root.AddCommand(newServeCmd(e), newUserCmd(e), newSessionsCmd(e), newKeysCmd(e))
+	root.AddCommand(newServeCmd(e), newUserCmd(e), newSessionsCmd(e), newKeysCmd(e), newMigrateCmd(e))
 	return root
 }
 
@@ -74,9 +75,46 @@ func (e *env) load(cmd *cobra.Command) (config.Config, error) {
 	return c, nil
 }
 
+// database is what the commands need of a store backend: the union of
+// the interfaces its consumers declare, the server secrets, and Close.
+// Both backends satisfy it; this package is the only one that knows both.
+type database interface {
+	session.Store
+	token.KeyStore
+	revocation.Store
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+	SchemaVersion(ctx context.Context) (int64, error)
+	Close() error
+}
+
+var (
+	_ database = (*sqlite.DB)(nil)
+	_ database = (*postgres.DB)(nil)
+)
+
+// openDatabase opens the store cfg.Database selects: PostgreSQL for a
+// postgres:// URL (config.Resolve has refused anything else), SQLite in
+// the data directory when it is empty. migrate applies pending
+// PostgreSQL migrations; SQLite, one file owned by one node, always
+// migrates on open.
+func openDatabase(ctx context.Context, cfg config.Config, migrate bool) (database, error) {
+	if config.IsPostgres(cfg.Database) {
+		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{MigrateOnStart: migrate})
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, sqlite.FileName))
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
 // app is the wired-together core shared by the server and the CLI.
 type app struct {
-	db     *sqlite.DB
+	db     database
 	keys   *token.Keyring
 	issuer *token.Issuer
 	engine *session.Engine
@@ -88,7 +126,7 @@ type app struct {
 
 // openApp opens the database and builds the engine. cfg must be resolved.
 func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger) (*app, error) {
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, sqlite.FileName))
+	db, err := openDatabase(ctx, cfg.Config, cfg.MigrateOnStart)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +142,7 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	// publish the same JWKS within that of a rotation. A backend shared by
 	// several nodes (PostgreSQL) must set Required: see token.Encryption.
 	keys, err := token.NewEncryptedKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, token.DefaultReload,
-		token.Encryption{Key: cfg.KEK, Previous: cfg.PreviousKEK})
+		token.Encryption{Key: cfg.KEK, Previous: cfg.PreviousKEK, Required: config.IsPostgres(cfg.Database)})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -93,6 +93,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool}
+	// Connect now, so that a wrong host or password is reported as such
+	// rather than as a failed migration.
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if opts.MigrateOnStart {
 		_, err = db.Migrate(ctx)
 	} else {

@@ -13,8 +13,9 @@
 // WHERE revoked_at IS NULL, a user is read FOR UPDATE before fn changes
 // it. At READ COMMITTED a statement that waited for a row lock re-checks
 // its WHERE against the row as the other transaction committed it, so of
-// two concurrent rotations of one token exactly one matches and the other
-// gets ErrAlreadySpent at once. SERIALIZABLE would reach the same outcome
+// two concurrent rotations of one token the second waits for the first's
+// session row, then finds the token spent and gets ErrAlreadySpent, with
+// no retry. SERIALIZABLE would reach the same outcome
 // only through serialization failures and retries on the hottest path
 // (two tabs refreshing at once), and would also abort concurrent revokers
 // over their predicate locks on the feed; nothing here needs more than the
@@ -30,14 +31,17 @@
 // transaction that appends to the feed therefore takes one
 // transaction-level advisory lock (feedLock) as its first statement; the
 // lock is released only after the commit is visible, so seqs are assigned
-// and committed in the same order. Revocations are rare (logout, admin
+// and committed in the same order. RevocationHead reads a one-row table
+// that each append moves under the same lock, so the head never counts a
+// seq that is not yet visible. Revocations are rare (logout, admin
 // action), so serialising them costs nothing that matters; rotations and
 // logins never take the lock.
 //
 // Signing keys are added under a table lock for the same reason in
-// another guise: AddSigningKey retires every unretired key, and two nodes
-// adding keys at once must each see the other's key, as they do in
-// SQLite's one-writer world.
+// another guise: AddSigningKey is a compare-and-set on the newest key, and
+// the check and the insert must be one step across nodes, as they are in
+// SQLite's one-writer world; READ COMMITTED alone would let two nodes both
+// find the same newest key.
 package postgres
 
 import (

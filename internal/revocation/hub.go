@@ -9,7 +9,10 @@
 // process) ends it. A Hub polls the store for rows after its cursor while
 // anyone is subscribed, so revocations made elsewhere arrive within one
 // poll interval; the engine in this process nudges it (Notify) after each
-// revocation it commits, so those arrive at once.
+// revocation it commits, so those arrive at once. A store shared by several
+// nodes can also offer a Waker (PostgreSQL's LISTEN/NOTIFY): the other
+// nodes' revocations then arrive at once too, and the poll is left as the
+// safety net for a notification channel that is down.
 package revocation
 
 import (
@@ -18,6 +21,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
@@ -44,7 +48,8 @@ type Store interface {
 type Config struct {
 	// PollInterval is how often the store is read while there are
 	// subscribers: the longest a revocation made by another process (the
-	// command line) takes to reach them. Default 200ms.
+	// command line, another node) takes to reach them, unless a Waker
+	// brings it sooner. Default 200ms.
 	PollInterval time.Duration
 	// Window is how long after its revocation an access token of the
 	// session can still pass a verifier: the access-token lifetime plus
@@ -53,7 +58,32 @@ type Config struct {
 	Window time.Duration
 	Clock  clock.Clock
 	Log    *slog.Logger
+	// Waker, when set, tells the hub at once that another process has
+	// appended to the feed, so PollInterval only bounds how stale the
+	// hub can be while the Waker's channel is down.
+	Waker Waker
 }
+
+// Waker is a source of "the feed may have grown" signals from outside
+// this process: the postgres store's LISTEN connection. Declared here so
+// that the hub does not depend on a store backend.
+type Waker interface {
+	// Listen calls wake once it is listening, and again after every
+	// notification, until ctx ends or its channel fails; it then returns
+	// the reason (ctx.Err() when ctx ended). The first wake is what
+	// makes a reconnect lose nothing: the poll it causes starts after
+	// the listening did, so every entry committed while the channel was
+	// down is read by it, and every later one is notified.
+	Listen(ctx context.Context, wake func()) error
+}
+
+// Back-off between a Waker's failed Listen calls: a database restart is
+// waited out without a connection storm, and a channel that came up
+// again starts from the shortest wait.
+const (
+	listenRetryMin = 100 * time.Millisecond
+	listenRetryMax = 10 * time.Second
+)
 
 // Entry is one revocation as the feed publishes it.
 type Entry struct {
@@ -122,6 +152,11 @@ func (h *Hub) Done() <-chan struct{} { return h.done }
 // at once when nudged, until ctx ends.
 func (h *Hub) Run(ctx context.Context) {
 	defer close(h.done)
+	if h.cfg.Waker != nil {
+		listening := make(chan struct{})
+		defer func() { <-listening }()
+		go func() { defer close(listening); h.listen(ctx) }()
+	}
 	t := time.NewTicker(h.cfg.PollInterval)
 	defer t.Stop()
 	for {
@@ -144,6 +179,35 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-t.C:
 		case <-h.nudge:
 		}
+	}
+}
+
+// listen keeps the Waker listening until ctx ends, nudging the hub on
+// every wake. A failed Listen is retried after a back-off that doubles up
+// to listenRetryMax, and starts again from listenRetryMin once a Listen
+// got as far as listening. Until then the periodic poll carries on.
+func (h *Hub) listen(ctx context.Context) {
+	wait := listenRetryMin
+	for {
+		var woke atomic.Bool
+		err := h.cfg.Waker.Listen(ctx, func() {
+			woke.Store(true)
+			h.Notify()
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if woke.Load() {
+			wait = listenRetryMin
+		}
+		h.cfg.Log.Warn("revocation feed: the notification channel failed; polling every interval until it is back",
+			"err", err, "retry_in", wait, "poll_interval", h.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, listenRetryMax)
 	}
 }
 

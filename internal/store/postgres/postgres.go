@@ -51,6 +51,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -254,8 +255,12 @@ func lockFeed(ctx context.Context, tx pgx.Tx) error {
 }
 
 // appendFeed runs insert, an INSERT INTO revocations ... RETURNING seq,
-// moves revocation_head to the highest seq it returned, and returns how
-// many entries it appended. It must run inside feedTx.
+// moves revocation_head to the highest seq it returned, notifies
+// NotifyChannel, and returns how many entries it appended. It must run
+// inside feedTx. The notification is part of the transaction: PostgreSQL
+// delivers it on commit and drops it on rollback, so a listening node
+// never polls before the entries are visible, nor for entries that never
+// were.
 func appendFeed(ctx context.Context, tx pgx.Tx, insert string, args ...any) (int, error) {
 	rows, err := tx.Query(ctx, insert, args...)
 	if err != nil {
@@ -265,7 +270,11 @@ func appendFeed(ctx context.Context, tx pgx.Tx, insert string, args ...any) (int
 	if err != nil || len(seqs) == 0 {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE revocation_head SET seq = greatest(seq, $1)`, slices.Max(seqs)); err != nil {
+	head := slices.Max(seqs)
+	if _, err := tx.Exec(ctx, `UPDATE revocation_head SET seq = greatest(seq, $1)`, head); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(head, 10)); err != nil {
 		return 0, err
 	}
 	return len(seqs), nil

@@ -113,6 +113,16 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeProblem(w, http.StatusNotFound, CodeNotFound, "no such session")
 	case errors.Is(err, session.ErrUserExists):
 		writeProblem(w, http.StatusConflict, CodeConflict, "a user with this username exists")
+	case errors.Is(err, store.ErrUnavailable):
+		// The database is down or restarting: a transient condition
+		// the client should retry, not a fault of the request or ours.
+		// Logged at most once a second, so an outage under load does
+		// not drown the log (the access log still counts every 503).
+		if now := time.Now().Unix(); s.unavailableLogged.Swap(now) != now {
+			s.log.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "the database cannot be reached; retry shortly")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, "the request took too long")

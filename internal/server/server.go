@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
@@ -88,6 +89,9 @@ type Server struct {
 	// so the comparison's time depends on neither value's length.
 	feedSecret [sha256.Size]byte
 	handler    http.Handler
+	// unavailableLogged is the Unix second engineError last logged a
+	// database outage in: one line a second, not one per request.
+	unavailableLogged atomic.Int64
 }
 
 // New returns the whole HTTP API as one handler.

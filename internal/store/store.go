@@ -21,6 +21,14 @@ var (
 	// ErrAlreadySpent: a refresh token rotation lost to another rotation
 	// of the same token, or the token's session has ended.
 	ErrAlreadySpent = errors.New("store: refresh token already spent")
+	// ErrUnavailable: the database cannot be reached (it is down,
+	// restarting, refusing connections, or dropped the connection
+	// mid-statement). It is transient, so the server answers 503 with
+	// Retry-After rather than 500, and the same request succeeds once the
+	// database is back. A write that fails with it may nevertheless have
+	// committed (the connection can drop after COMMIT was sent): callers
+	// retry, and a repeated refresh is what the grace window is for.
+	ErrUnavailable = errors.New("store: the database cannot be reached")
 )
 
 // User is an account that can log in.

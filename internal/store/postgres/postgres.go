@@ -204,7 +204,7 @@ func (db *DB) Close() error {
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return formatError(err)
 	}
 	return nil
 }
@@ -303,6 +303,9 @@ func formatError(err error) error {
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w", store.ErrNotFound)
+	}
+	if unavailable(err) {
+		return fmt.Errorf("postgres: %w: %w", store.ErrUnavailable, err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation

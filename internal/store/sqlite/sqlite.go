@@ -146,6 +146,12 @@ func formatError(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
+		// Another process (a command, a backup) held the write lock for
+		// all of busy_timeout: the database is out of reach for now, and
+		// the request can be retried, as with a PostgreSQL outage.
+		if se.Code()&0xff == sqlite3.SQLITE_BUSY {
+			return fmt.Errorf("sqlite: %w: %w", store.ErrUnavailable, err)
+		}
 	}
 	return fmt.Errorf("sqlite: %w", err)
 }

@@ -159,8 +159,15 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	// A revoked session's access token passes a verifier until its exp
 	// plus the leeway: that long its revocation must be published.
 	revocationWindow := cfg.AccessTokenTTL + cfg.ClockLeeway
-	hub := revocation.New(db, revocation.Config{PollInterval: cfg.RevocationPollInterval, Window: revocationWindow,
-		Clock: e.clock, Log: log})
+	hubCfg := revocation.Config{PollInterval: cfg.RevocationPollInterval, Window: revocationWindow,
+		Clock: e.clock, Log: log}
+	// On PostgreSQL other nodes revoke too: LISTEN/NOTIFY brings their
+	// revocations at once, and the poll becomes the safety net. The
+	// listening connection opens only when serve runs the hub.
+	if w, ok := db.(revocation.Waker); ok {
+		hubCfg.Waker = w
+	}
+	hub := revocation.New(db, hubCfg)
 	ll := cfg.LoginLimits
 	engine := session.New(session.Deps{
 		Store:  db,

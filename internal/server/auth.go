@@ -334,6 +334,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 		// just now. A 401 would send the client to refresh, which cannot
 		// help; 503 asks it to retry.
 		revocationsUnavailable(w)
+	case errors.Is(err, store.ErrUnavailable):
+		// The keyring had to reread the signing keys (its reload
+		// interval passed, or the kid is new) and the database is out of
+		// reach: the token is not known to be bad, and a 401 would send
+		// the client to refresh or to log in again for nothing.
+		s.engineError(w, r, err)
 	default:
 		detail := "access token is not valid"
 		if errors.Is(err, guard.ErrExpired) {

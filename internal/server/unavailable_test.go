@@ -12,13 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/server"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 // outageStore is the real SQLite store with a switch: while down, every
@@ -164,7 +167,17 @@ func (s *outageStore) AuditEvents(ctx context.Context, f store.AuditFilter) ([]s
 	return s.DB.AuditEvents(ctx, f)
 }
 
-var _ session.Store = (*outageStore)(nil)
+func (s *outageStore) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	if err := s.fail(); err != nil {
+		return nil, err
+	}
+	return s.DB.SigningKeys(ctx)
+}
+
+var (
+	_ session.Store  = (*outageStore)(nil)
+	_ token.KeyStore = (*outageStore)(nil)
+)
 
 // TestDatabaseUnavailable: while the store cannot reach its database,
 // every endpoint that needs it answers 503 unavailable with Retry-After
@@ -178,12 +191,21 @@ func TestDatabaseUnavailable(t *testing.T) {
 	pub, _ := url.Parse(base)
 	f := sessiontest.New(t, sessiontest.Options{Issuer: base,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	// The keyring, and so the server's guard, reads the keys through the
+	// same switch: after its reload interval it must reach the database.
 	st := &outageStore{DB: f.DB}
-	engine := session.New(session.Deps{Store: st, Hasher: password.NewHasher(sessiontest.Cheap), Tokens: f.Issuer,
-		CSRF: csrf.New(f.CSRFKey), Clock: f.Clock, Log: f.Log},
+	keys := token.NewKeyring(st, f.Clock, sessiontest.AccessTTL+sessiontest.Leeway, 10*time.Second)
+	g0, err := guard.New(guard.Config{Issuer: base, Audience: base, Leeway: sessiontest.Leeway,
+		Keys: guardkeys.FromKeyring(keys), Log: f.Log, Now: f.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := session.New(session.Deps{Store: st, Hasher: password.NewHasher(sessiontest.Cheap),
+		Tokens: token.NewIssuer(keys, f.Clock, base, []string{base}, sessiontest.AccessTTL),
+		CSRF:   csrf.New(f.CSRFKey), Clock: f.Clock, Log: f.Log},
 		session.Config{Grace: sessiontest.Grace, IdleTimeout: sessiontest.Idle, Lifetime: sessiontest.Lifetime,
 			RevocationWindow: sessiontest.AccessTTL + sessiontest.Leeway})
-	s, err := server.NewServer(engine, f.Guard, f.Keys, f.Log, f.Clock, server.Config{PublicURL: pub})
+	s, err := server.NewServer(engine, g0, keys, f.Log, f.Clock, server.Config{PublicURL: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +223,10 @@ func TestDatabaseUnavailable(t *testing.T) {
 	if r := doWith(t, http.DefaultClient, base, "GET", "/auth/session", nil, "Authorization", bearer); r.StatusCode != http.StatusOK {
 		t.Fatalf("GET /auth/session before the outage: %d %s", r.StatusCode, r.Body)
 	}
+
+	// A second session whose access token the server has not verified
+	// yet, so it is in no cache when the outage comes.
+	unseen := g.bearerLogin()
 
 	st.down.Store(true)
 	for _, c := range []struct {
@@ -230,16 +256,29 @@ func TestDatabaseUnavailable(t *testing.T) {
 			t.Errorf("%s during the outage: Retry-After %q, want 1", c.name, ra)
 		}
 	}
-	// A resource server's guard needs no database: the token still
-	// verifies (the server's own guard, over the keyring in memory).
-	if _, err := f.Guard.Verify(ctx, tk.AccessToken); err != nil {
+	// A guard needs no database while its keys are fresh: the token
+	// still verifies, and so do the JWKS and the health check.
+	if _, err := g0.Verify(ctx, tk.AccessToken); err != nil {
 		t.Errorf("guard during the outage: %v", err)
 	}
-	// JWKS and health need no database either.
 	for _, p := range []string{"/.well-known/jwks.json", "/healthz"} {
 		if r := doWith(t, http.DefaultClient, base, "GET", p, nil); r.StatusCode != http.StatusOK {
 			t.Errorf("GET %s during the outage: %d %s", p, r.StatusCode, r.Body)
 		}
+	}
+	// Past the reload interval the keyring must reread the keys and
+	// cannot: a token the server has not seen is not known to be bad, so
+	// the answer is 503, not a 401 that would send the client to refresh
+	// or log in for nothing. /healthz stays up: the process is fine.
+	f.Clock.Advance(11 * time.Second)
+	for _, p := range []string{"/auth/session", "/.well-known/jwks.json"} {
+		r := doWith(t, http.DefaultClient, base, "GET", p, nil, "Authorization", "Bearer "+unseen.AccessToken)
+		if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != server.CodeUnavailable || r.Header.Get("Retry-After") != "1" {
+			t.Errorf("GET %s during the outage, keys due for a reload: %d %s, want 503 unavailable with Retry-After", p, r.StatusCode, r.Body)
+		}
+	}
+	if r := doWith(t, http.DefaultClient, base, "GET", "/healthz", nil); r.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz during the outage: %d %s", r.StatusCode, r.Body)
 	}
 
 	st.down.Store(false)
@@ -247,8 +286,10 @@ func TestDatabaseUnavailable(t *testing.T) {
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("refresh after the outage with the token the failed refresh presented: %d %s", r.StatusCode, r.Body)
 	}
-	if r := doWith(t, http.DefaultClient, base, "GET", "/auth/session", nil, "Authorization", "Bearer "+next.AccessToken); r.StatusCode != http.StatusOK {
-		t.Errorf("GET /auth/session after the outage: %d %s", r.StatusCode, r.Body)
+	for _, at := range []string{next.AccessToken, unseen.AccessToken} {
+		if r := doWith(t, http.DefaultClient, base, "GET", "/auth/session", nil, "Authorization", "Bearer "+at); r.StatusCode != http.StatusOK {
+			t.Errorf("GET /auth/session after the outage: %d %s", r.StatusCode, r.Body)
+		}
 	}
 	g.bearerLogin()
 

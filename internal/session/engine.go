@@ -66,10 +66,14 @@ func (e *RateLimitError) Error() string {
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
 // Limiter is the brute-force defence the engine consults on every login.
+// Its counts may live in a database shared by every node, hence the
+// context and the errors: an Allow that fails refuses the attempt (the
+// defence fails closed), while a Failure or Success that fails is logged,
+// since the password has been checked by then and the answer stands.
 type Limiter interface {
-	Allow(ip, account string, now time.Time) (ok bool, retryAfter time.Duration, why limiter.Reason)
-	Failure(ip, account string, now time.Time) (tripped limiter.Reason)
-	Success(ip, account string, now time.Time)
+	Allow(ctx context.Context, ip, account string, now time.Time) (ok bool, retryAfter time.Duration, why limiter.Reason, err error)
+	Failure(ctx context.Context, ip, account string, now time.Time) (tripped limiter.Reason, err error)
+	Success(ctx context.Context, ip, account string, now time.Time) error
 }
 
 // Store is what the engine needs from storage. The store package's
@@ -244,7 +248,7 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)
 	}
 	now := e.clock.Now()
-	if err := e.allow(cl, name, now); err != nil {
+	if err := e.allow(ctx, cl, name, now); err != nil {
 		return nil, err
 	}
 	u, err := e.store.UserByUsername(ctx, name)
@@ -277,9 +281,7 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 		e.credentialFailure(ctx, "login_failure", u.ID, name, detail, cl, now)
 		return nil, ErrInvalidCredentials
 	}
-	if e.limiter != nil {
-		e.limiter.Success(cl.IP, name, now)
-	}
+	e.limitSuccess(ctx, cl, name, now)
 	if e.hasher.NeedsRehash(u.PasswordHash) {
 		e.rehash(ctx, u, pw)
 	}
@@ -288,12 +290,19 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 }
 
 // allow asks the brute-force defence whether a password for the account
-// may be tried from the client now.
-func (e *Engine) allow(cl Client, name string, now time.Time) error {
+// may be tried from the client now. When the defence cannot tell (its
+// shared store is unreachable) the attempt is refused with that error,
+// before any hashing: no guess goes uncounted, and the answer says
+// nothing about the password.
+func (e *Engine) allow(ctx context.Context, cl Client, name string, now time.Time) error {
 	if e.limiter == nil {
 		return nil
 	}
-	if ok, retry, why := e.limiter.Allow(cl.IP, name, now); !ok {
+	ok, retry, why, err := e.limiter.Allow(ctx, cl.IP, name, now)
+	if err != nil {
+		return fmt.Errorf("session: login limits: %w", err)
+	}
+	if !ok {
 		e.log.Info("password attempt refused by rate limit", "reason", string(why), "ip", cl.IP, "retry_after", retry)
 		return &RateLimitError{RetryAfter: retry, Reason: why}
 	}
@@ -306,9 +315,28 @@ func (e *Engine) allow(cl Client, name string, now time.Time) error {
 func (e *Engine) credentialFailure(ctx context.Context, event, userID, name, detail string, cl Client, now time.Time) {
 	e.audit(ctx, store.AuditEvent{Type: event, UserID: userID, Outcome: "failure", Detail: detail}, cl)
 	if e.limiter != nil {
-		if tripped := e.limiter.Failure(cl.IP, name, now); tripped != "" {
+		tripped, err := e.limiter.Failure(ctx, cl.IP, name, now)
+		if err != nil {
+			// The answer stays "invalid credentials": the guess was wrong,
+			// and a 5xx would only make the client retry it. The next
+			// Allow fails closed while the store stays down.
+			e.log.Error("recording a failed login in the login limits failed", "ip", cl.IP, "err", err)
+		} else if tripped != "" {
 			e.audit(ctx, store.AuditEvent{Type: "rate_limit_tripped", UserID: userID, Outcome: "failure", Detail: string(tripped)}, cl)
 		}
+	}
+}
+
+// limitSuccess clears the client's back-off for the account after the
+// right password. Failing that is logged, not returned: the user has
+// proved who they are, and an uncleared back-off only slows their next
+// wrong password from there.
+func (e *Engine) limitSuccess(ctx context.Context, cl Client, name string, now time.Time) {
+	if e.limiter == nil {
+		return
+	}
+	if err := e.limiter.Success(ctx, cl.IP, name, now); err != nil {
+		e.log.Warn("clearing the login back-off failed", "ip", cl.IP, "err", err)
 	}
 }
 

@@ -183,7 +183,7 @@ func (e *Engine) ChangePassword(ctx context.Context, userID, current, next strin
 		return nil, ErrSessionEnded
 	}
 	now := e.clock.Now()
-	if err := e.allow(cl, u.Username, now); err != nil {
+	if err := e.allow(ctx, cl, u.Username, now); err != nil {
 		return nil, err
 	}
 	var ok bool
@@ -202,9 +202,7 @@ func (e *Engine) ChangePassword(ctx context.Context, userID, current, next strin
 		e.credentialFailure(ctx, "password_change_failure", u.ID, u.Username, "wrong current password", cl, now)
 		return nil, ErrInvalidCredentials
 	}
-	if e.limiter != nil {
-		e.limiter.Success(cl.IP, u.Username, now)
-	}
+	e.limitSuccess(ctx, cl, u.Username, now)
 	u, err = e.update(ctx, Actor{ID: u.ID, Client: cl}, u.ID, "password_changed", true, func(x *store.User) error {
 		x.PasswordHash = hash
 		return nil

@@ -121,7 +121,9 @@ type app struct {
 	// hub publishes the revocation feed; only serve runs it, and the
 	// command line's revocations reach it through the database.
 	hub *revocation.Hub
-	log *slog.Logger
+	// limiter is the engine's login limiter; serve prunes it.
+	limiter *limiter.Limiter
+	log     *slog.Logger
 }
 
 // openApp opens the database and builds the engine. cfg must be resolved.
@@ -168,7 +170,7 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 		hubCfg.Waker = w
 	}
 	hub := revocation.New(db, hubCfg)
-	ll := cfg.LoginLimits
+	lim := newLimiter(cfg.LoginLimits, db)
 	engine := session.New(session.Deps{
 		Store:  db,
 		Hasher: password.NewHasher(cfg.Argon2),
@@ -178,17 +180,8 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 		Log:    log,
 		Admission: password.NewAdmission(cfg.Argon2, int64(cfg.HashMemoryBudgetMiB)<<20,
 			cfg.HashQueue, cfg.HashQueueWait),
-		Limiter: limiter.New(limiter.Config{
-			IPRate:                 rate.Limit(float64(ll.IPPerMinute) / 60),
-			IPBurst:                ll.IPBurst,
-			FreeFailures:           ll.FreeFailures,
-			BaseDelay:              ll.BackoffBase,
-			MaxDelay:               ll.BackoffMax,
-			LockAfter:              ll.LockAfter,
-			LockFor:                ll.LockFor,
-			AccountFailuresPerHour: ll.AccountFailuresPerHour,
-		}),
-		Notify: hub.Notify,
+		Limiter: lim,
+		Notify:  hub.Notify,
 	}, session.Config{
 		Scope:       cfg.AccessTokenScope,
 		Grace:       cfg.RefreshGrace,
@@ -198,7 +191,29 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 
 		RevocationWindow: revocationWindow,
 	})
-	return &app{db: db, keys: keys, issuer: issuer, engine: engine, hub: hub, log: log}, nil
+	return &app{db: db, keys: keys, issuer: issuer, engine: engine, hub: hub, limiter: lim, log: log}, nil
+}
+
+// newLimiter builds the login limiter. On PostgreSQL, which several nodes
+// share, the account limits count in the database, so that they hold
+// across the cluster and a lock cannot be dodged by landing on another
+// node; on SQLite, one node's, they count in memory. The per-IP buckets
+// are each node's own either way (docs/security/lockout.md).
+func newLimiter(ll config.LoginLimits, db database) *limiter.Limiter {
+	c := limiter.Config{
+		IPRate:                 rate.Limit(float64(ll.IPPerMinute) / 60),
+		IPBurst:                ll.IPBurst,
+		FreeFailures:           ll.FreeFailures,
+		BaseDelay:              ll.BackoffBase,
+		MaxDelay:               ll.BackoffMax,
+		LockAfter:              ll.LockAfter,
+		LockFor:                ll.LockFor,
+		AccountFailuresPerHour: ll.AccountFailuresPerHour,
+	}
+	if pg, ok := db.(*postgres.DB); ok {
+		return limiter.NewShared(c, pg)
+	}
+	return limiter.New(c)
 }
 
 // newGuard builds the one guard that verifies access tokens in this

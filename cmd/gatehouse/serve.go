@@ -108,6 +108,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	pruneCtx, stopPruner := context.WithCancel(ctx)
 	defer stopPruner()
 	go a.engine.RunPruner(pruneCtx, time.Hour)
+	go a.limiter.RunPruner(pruneCtx, time.Hour, e.clock.Now, log)
 	// The revocation feed stops with the server: its open streams end
 	// then, so a graceful shutdown does not wait on them.
 	go a.hub.Run(pruneCtx)

@@ -135,7 +135,7 @@ func startServer(t *testing.T, data string, args ...string) (base, password stri
 }
 
 // startServerEnv is startServer with env as the environment.
-func startServerEnv(t *testing.T, env map[string]string, data string, args ...string) (base, password string, stop func() error) {
+func startServerEnv(t testing.TB, env map[string]string, data string, args ...string) (base, password string, stop func() error) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -162,7 +162,7 @@ func startServerEnv(t *testing.T, env map[string]string, data string, args ...st
 // it listens, and returns its public URL and the admin password it printed
 // on a first start (or ""). It keeps draining out afterwards. exited
 // reports why the server stopped, when out ends before that.
-func awaitStart(t *testing.T, out io.Reader, exited func() error) (base, password string) {
+func awaitStart(t testing.TB, out io.Reader, exited func() error) (base, password string) {
 	t.Helper()
 	lines := make(chan string)
 	go func() {

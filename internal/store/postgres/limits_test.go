@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter/limitertest"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 )
 
@@ -117,14 +119,20 @@ func TestLoginFailuresConcurrent(t *testing.T) {
 	}
 }
 
-// TestSharedLimiterFailsClosed: with the database gone, Allow refuses
-// with an error rather than allowing, and Failure and Success report it.
+// TestSharedLimiterFailsClosed: when the database does not answer, Allow
+// refuses with store.ErrUnavailable (the server's 503) rather than
+// allowing; with it gone, Allow refuses and Failure and Success report it.
 func TestSharedLimiterFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t, pgtest.Schema(t))
 	l := limiter.NewShared(limiter.Config{}, db)
-	db.Close()
 	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	late, cancel := context.WithDeadline(ctx, now) // long past
+	defer cancel()
+	if ok, _, _, err := l.Allow(late, "ip", "alice", now); ok || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Allow past its deadline: ok=%v err=%v; want refused with store.ErrUnavailable", ok, err)
+	}
+	db.Close()
 	if ok, _, _, err := l.Allow(ctx, "ip", "alice", now); ok || err == nil {
 		t.Errorf("Allow with the database closed: ok=%v err=%v; want refused with an error", ok, err)
 	}

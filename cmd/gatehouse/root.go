@@ -241,6 +241,7 @@ func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *sl
 		Leeway:         leeway,
 		Keys:           guardkeys.FromKeyring(a.keys),
 		Revocations:    revoked,
+		FeedMaxLag:     feedMaxLag(cfg.RevocationPollInterval),
 		AllowedOrigins: cfg.AllowedOrigins,
 		Refresher:      refresher,
 		Log:            log,
@@ -250,6 +251,16 @@ func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *sl
 		return nil, fmt.Errorf("guard: %w", err)
 	}
 	return g, nil
+}
+
+// feedMaxLag is how long the in-process guard waits for word from the hub
+// before it fails closed. The hub touches the guard's set at every poll of
+// the store, and a quiet feed is only those polls, so the limit must cover
+// a few of them: with revocation_poll_interval above a third of the
+// guard's default, the default would refuse every request in each quiet
+// gap between polls.
+func feedMaxLag(poll time.Duration) time.Duration {
+	return max(guard.DefaultFeedMaxLag, 3*poll)
 }
 
 func (a *app) Close() error { return a.db.Close() }

@@ -38,39 +38,9 @@ func TestGuardInAnotherProcess(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	keys := guard.RemoteJWKS(srv.base+"/.well-known/jwks.json", guard.RemoteOptions{})
-	if err := keys.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	revoked := guard.NewRevocations()
-	go guard.FollowFeed(ctx, srv.base+"/auth/revocations", guard.FeedOptions{Secret: secret, Set: revoked})
-	g, err := guard.New(guard.Config{Issuer: srv.base, Audience: srv.base, Keys: keys, Revocations: revoked})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK)
-	}))
-	call := func(access string) (int, string) {
-		req := httptest.NewRequest(http.MethodGet, "/api/thing", nil)
-		req.Header.Set("Authorization", "Bearer "+access)
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, req)
-		var p guard.Problem
-		json.Unmarshal(rec.Body.Bytes(), &p)
-		return rec.Code, p.Code
-	}
+	call := followingGuard(t, ctx, srv.base, srv.base, secret)
 
-	// The feed must be connected before the first revocation is timed.
-	deadline := time.Now().Add(5 * time.Second)
-	for revoked.LastContact().IsZero() {
-		if time.Now().After(deadline) {
-			t.Fatal("the guard's feed never reached the server")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-
-	// revoke ends the session with the access token and returns when the
+	// logout ends the session with the access token and returns when the
 	// server has answered that it did.
 	logout := func(access string) {
 		req, _ := http.NewRequest(http.MethodPost, srv.base+"/auth/logout", nil)
@@ -112,6 +82,40 @@ func TestGuardInAnotherProcess(t *testing.T) {
 				return login.AccessToken
 			}, tc.revoke, call)
 		})
+	}
+}
+
+// followingGuard is a resource server's guard in the test process, with
+// its keys and revocations from the Gatehouse node at base: RemoteJWKS and
+// FollowFeed, as a resource server next to that node would have. It
+// returns once the feed has reached the node, with a function that asks
+// the guard about an access token (status and problem code).
+func followingGuard(t *testing.T, ctx context.Context, base, issuer, secret string) func(access string) (int, string) {
+	t.Helper()
+	keys := guard.RemoteJWKS(base+"/.well-known/jwks.json", guard.RemoteOptions{})
+	if err := keys.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	revoked := guard.NewRevocations()
+	go guard.FollowFeed(ctx, base+"/auth/revocations", guard.FeedOptions{Secret: secret, Set: revoked})
+	g, err := guard.New(guard.Config{Issuer: issuer, Audience: issuer, Keys: keys, Revocations: revoked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); revoked.LastContact().IsZero(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the guard's feed never reached the node")
+		}
+	}
+	api := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	return func(access string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/api/thing", nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		var p guard.Problem
+		json.Unmarshal(rec.Body.Bytes(), &p)
+		return rec.Code, p.Code
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -130,37 +129,10 @@ func (c *cluster) sessionStatus(t *testing.T, node int, access string) (int, str
 	return st, code
 }
 
-// followingGuard is a resource server's guard in the test process, with
-// its keys and revocations from one node: RemoteJWKS and FollowFeed, as a
-// resource server next to that node would have. It returns a function
-// that asks the guard about an access token.
+// followingGuard is a resource server's guard following one node.
 func (c *cluster) followingGuard(t *testing.T, ctx context.Context, node int) func(access string) (int, string) {
 	t.Helper()
-	keys := guard.RemoteJWKS(c.nodes[node]+"/.well-known/jwks.json", guard.RemoteOptions{})
-	if err := keys.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	revoked := guard.NewRevocations()
-	go guard.FollowFeed(ctx, c.nodes[node]+"/auth/revocations", guard.FeedOptions{Secret: clusterSecret, Set: revoked})
-	g, err := guard.New(guard.Config{Issuer: c.public, Audience: c.public, Keys: keys, Revocations: revoked})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); revoked.LastContact().IsZero(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the guard's feed never reached the node")
-		}
-	}
-	api := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
-	return func(access string) (int, string) {
-		req := httptest.NewRequest(http.MethodGet, "/api/thing", nil)
-		req.Header.Set("Authorization", "Bearer "+access)
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, req)
-		var p guard.Problem
-		json.Unmarshal(rec.Body.Bytes(), &p)
-		return rec.Code, p.Code
-	}
+	return followingGuard(t, ctx, c.nodes[node], c.public, clusterSecret)
 }
 
 // TestMultiNode runs three Gatehouse processes on one PostgreSQL database.

@@ -1,8 +1,9 @@
 package guard
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 // Problem codes the guard answers with, the code member of its RFC 9457
@@ -16,40 +17,20 @@ const (
 	CodeCrossOriginRequest  = "cross_origin_request"
 	CodeDuplicateCookie     = "duplicate_cookie"
 	CodeRevocationFeedDown  = "revocation_feed_unavailable"
-	problemTypePrefix       = "urn:gatehouse:problem:"
-	problemContentType      = "application/problem+json"
 	challengeNoCredentials  = `Bearer`
 	challengeInvalidRequest = `Bearer error="invalid_request"`
 )
 
 // Problem is an RFC 9457 problem details body, as Gatehouse itself sends.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Code   string `json:"code"`
-	Detail string `json:"detail,omitempty"`
-}
+type Problem = problem.Details
 
-// writeProblem sends an RFC 9457 problem+json response that no cache may
-// keep (RFC 9111 §5.2.2.5): it is about this request's credentials.
-// challenge, if not empty, is the WWW-Authenticate value (RFC 6750 §3).
+// writeProblem sends an RFC 9457 problem+json response; challenge, if not
+// empty, is the WWW-Authenticate value (RFC 6750 §3).
 func writeProblem(w http.ResponseWriter, status int, code, detail, challenge string) {
-	h := w.Header()
 	if challenge != "" {
-		h.Set("WWW-Authenticate", challenge)
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
-	h.Set("Content-Type", problemContentType)
-	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Problem{
-		Type:   problemTypePrefix + code,
-		Title:  http.StatusText(status),
-		Status: status,
-		Code:   code,
-		Detail: detail,
-	})
+	problem.Write(w, status, code, detail)
 }
 
 // invalidToken answers 401 with the RFC 6750 §3.1 invalid_token challenge.

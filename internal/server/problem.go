@@ -3,19 +3,13 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
-// Problem is an RFC 9457 problem details body. Code is Gatehouse's stable,
-// machine-readable name for the problem: clients branch on it, never on
-// Title or Detail, which are for people and may change. Every code is
-// listed in docs/errors.md.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Code   string `json:"code"`
-	Detail string `json:"detail,omitempty"`
-}
+// Problem is an RFC 9457 problem details body, the same shape the guard
+// answers with. Every code is listed in docs/errors.md.
+type Problem = problem.Details
 
 // Stable problem codes.
 const (
@@ -46,18 +40,7 @@ const (
 
 // writeProblem sends a problem+json response.
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Problem{
-		Type:   "urn:gatehouse:problem:" + code,
-		Title:  http.StatusText(status),
-		Status: status,
-		Code:   code,
-		Detail: detail,
-	})
+	problem.Write(w, status, code, detail)
 }
 
 // writeJSON sends v as a JSON body (application/json unless the handler

@@ -175,7 +175,7 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 		Store:  db,
 		Hasher: password.NewHasher(cfg.Argon2),
 		Tokens: issuer,
-		CSRF:   csrf.New(csrfKey),
+		CSRF:   newCSRF(csrfKey, cfg),
 		Clock:  e.clock,
 		Log:    log,
 		Admission: password.NewAdmission(cfg.Argon2, int64(cfg.HashMemoryBudgetMiB)<<20,
@@ -251,6 +251,19 @@ func (e *env) newGuard(ctx context.Context, a *app, cfg config.Resolved, log *sl
 		return nil, fmt.Errorf("guard: %w", err)
 	}
 	return g, nil
+}
+
+// newCSRF builds the CSRF token keys from the stored secret. With a
+// key-encryption key the HMAC key is derived from the secret under it, so
+// a copy of the database alone cannot mint CSRF tokens, just as it cannot
+// open the signing keys; during a KEK rotation tokens made under the
+// previous KEK stay valid.
+func newCSRF(secret []byte, cfg config.Resolved) *csrf.Keyed {
+	var previous [][]byte
+	if cfg.PreviousKEK != nil {
+		previous = append(previous, csrf.DeriveKey(secret, cfg.PreviousKEK))
+	}
+	return csrf.New(csrf.DeriveKey(secret, cfg.KEK), previous...)
 }
 
 // feedMaxLag is how long the in-process guard waits for word from the hub

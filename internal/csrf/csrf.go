@@ -22,23 +22,48 @@ const nonceLen = 16
 // MaxLen bounds a token before any work is done on it.
 const MaxLen = 128
 
-// Keyed mints and checks tokens with one HMAC key.
-type Keyed struct{ key []byte }
+// Keyed mints tokens with one HMAC key and checks them against it and
+// any previous keys still accepted.
+type Keyed struct {
+	keys [][]byte // keys[0] mints; every one is accepted
+}
 
-// New returns a Keyed using key (at least 32 bytes).
-func New(key []byte) *Keyed {
-	if len(key) < 32 {
-		panic("csrf: key shorter than 32 bytes")
+// New returns a Keyed minting with key and also accepting tokens minted
+// with any of previous (during a key change, so that pages holding a
+// token from before it keep working until their next refresh). Every key
+// must be at least 32 bytes.
+func New(key []byte, previous ...[]byte) *Keyed {
+	k := &Keyed{}
+	for _, x := range append([][]byte{key}, previous...) {
+		if len(x) < 32 {
+			panic("csrf: key shorter than 32 bytes")
+		}
+		k.keys = append(k.keys, append([]byte(nil), x...))
 	}
-	return &Keyed{key: append([]byte(nil), key...)}
+	return k
+}
+
+// DeriveKey returns the HMAC key for a stored secret sealed under a
+// key-encryption key: HMAC-SHA-256(kek, label || secret). The secret lives
+// in the database; with a KEK configured, a copy of the database alone
+// (a stolen backup) no longer yields the key that mints CSRF tokens, as it
+// no longer yields the signing keys. With a nil kek the secret is the key.
+func DeriveKey(secret, kek []byte) []byte {
+	if kek == nil {
+		return secret
+	}
+	m := hmac.New(sha256.New, kek)
+	m.Write([]byte("gatehouse csrf key v1\x00"))
+	m.Write(secret)
+	return m.Sum(nil)
 }
 
 // Strict: unused low bits in a token's last characters must be zero, so a
 // token has one spelling and cannot be altered without failing the check.
 var b64 = base64.RawURLEncoding.Strict()
 
-func (k *Keyed) mac(sid string, nonce []byte) []byte {
-	m := hmac.New(sha256.New, k.key)
+func mac(key []byte, sid string, nonce []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	// Length-prefixed so that no (sid, nonce) pair can collide with another.
 	m.Write([]byte(strconv.Itoa(len(sid)) + "!" + sid + "!"))
 	m.Write(nonce)
@@ -49,7 +74,7 @@ func (k *Keyed) mac(sid string, nonce []byte) []byte {
 func (k *Keyed) Mint(sid string) string {
 	nonce := make([]byte, nonceLen)
 	rand.Read(nonce)
-	return b64.EncodeToString(nonce) + "." + b64.EncodeToString(k.mac(sid, nonce))
+	return b64.EncodeToString(nonce) + "." + b64.EncodeToString(mac(k.keys[0], sid, nonce))
 }
 
 // Valid reports whether token was minted by this key for the session id.
@@ -66,11 +91,18 @@ func (k *Keyed) Valid(sid, token string) bool {
 	if err != nil || len(nonce) != nonceLen {
 		return false
 	}
-	mac, err := b64.DecodeString(m)
+	got, err := b64.DecodeString(m)
 	if err != nil {
 		return false
 	}
-	return hmac.Equal(mac, k.mac(sid, nonce))
+	ok = false
+	for _, key := range k.keys {
+		// Every key is tried, so the time does not say which one matched.
+		if hmac.Equal(got, mac(key, sid, nonce)) {
+			ok = true
+		}
+	}
+	return ok
 }
 
 // Hash returns the SHA-256 of a token, the form a session record keeps.

@@ -151,3 +151,44 @@ func TestHash(t *testing.T) {
 		t.Error("Hash is not deterministic")
 	}
 }
+
+// TestKeyChange: tokens minted under a previous key stay valid while it is
+// accepted, new tokens use the current key, and a key dropped from the
+// list no longer validates anything.
+func TestKeyChange(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	old := New(oldKey)
+	tok := old.Mint("s1")
+	both := New(newKey, oldKey)
+	if !both.Valid("s1", tok) {
+		t.Fatal("a token of the previous key is refused during the change")
+	}
+	fresh := both.Mint("s1")
+	if old.Valid("s1", fresh) || !New(newKey).Valid("s1", fresh) {
+		t.Fatal("new tokens are not minted with the current key")
+	}
+	if New(newKey).Valid("s1", tok) {
+		t.Fatal("a dropped key still validates")
+	}
+	if both.Valid("s2", tok) {
+		t.Fatal("a previous key's token is valid for another session")
+	}
+}
+
+// TestDeriveKey: with a key-encryption key, the stored secret alone does
+// not validate or mint tokens (a stolen database is not enough); without
+// one the secret is the key, as before.
+func TestDeriveKey(t *testing.T) {
+	secret, kek := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
+	if !bytes.Equal(DeriveKey(secret, nil), secret) {
+		t.Fatal("without a KEK the secret must be the key")
+	}
+	derived := DeriveKey(secret, kek)
+	if bytes.Equal(derived, secret) || len(derived) != 32 || bytes.Equal(derived, DeriveKey(secret, bytes.Repeat([]byte{8}, 32))) {
+		t.Fatal("derived key must depend on the KEK and differ from the secret")
+	}
+	tok := New(derived).Mint("s1")
+	if New(secret).Valid("s1", tok) {
+		t.Fatal("the stored secret alone validates a token minted under the KEK")
+	}
+}

@@ -134,7 +134,7 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	}
 	csrfKey, err := db.Secret(ctx, "csrf", 32)
 	if err != nil {
-		db.Close()
+		_ = db.Close() // err is what went wrong; a close error would hide it
 		return nil, err
 	}
 	issuerURL := cfg.PublicURL.String()
@@ -146,13 +146,13 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	keys, err := token.NewEncryptedKeyring(db, e.clock, cfg.AccessTokenTTL+cfg.ClockLeeway, token.DefaultReload,
 		token.Encryption{Key: cfg.KEK, Previous: cfg.PreviousKEK, Required: config.IsPostgres(cfg.Database)})
 	if err != nil {
-		db.Close()
+		_ = db.Close() // err is what went wrong; a close error would hide it
 		return nil, err
 	}
 	// Before anything signs: a wrong key_encryption_key stops here, and
 	// keys stored in the clear (or under the previous key) are sealed.
 	if n, err := keys.Prepare(ctx); err != nil {
-		db.Close()
+		_ = db.Close() // err is what went wrong; a close error would hide it
 		return nil, err
 	} else if n > 0 {
 		log.Info("signing keys encrypted under key_encryption_key", "keys", n)
@@ -280,7 +280,8 @@ func (a *app) Close() error { return a.db.Close() }
 
 func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	var lvl slog.Level
-	lvl.UnmarshalText([]byte(cfg.LogLevel))
+	// Validate has checked log_level; one it would refuse leaves Info.
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse/internal/strictjson"
 )
 
 // api serves /demo/api/. Every handler runs behind the Authenticator, so
@@ -105,18 +107,10 @@ func (a *api) addNote(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, a.notes.add(p.UserID, req.Text))
 }
 
-// strictDecode decodes exactly one JSON object with known fields only.
-func strictDecode(body []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
-}
+// strictDecode decodes exactly one JSON object with known fields only,
+// each once and named exactly (strictjson says why encoding/json alone
+// is not enough).
+func strictDecode(body []byte, dst any) error { return strictjson.Decode(body, dst) }
 
 // notes is the in-memory note list of each user, bounded by Limits.
 type notes struct {
@@ -201,7 +195,8 @@ func writeProblem(w http.ResponseWriter, status int, code, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(problem{Type: "urn:gatehouse:problem:" + code, Title: http.StatusText(status),
+	// The status is sent: a failed write (the client gone) cannot be reported.
+	_ = json.NewEncoder(w).Encode(problem{Type: "urn:gatehouse:problem:" + code, Title: http.StatusText(status),
 		Status: status, Code: code, Detail: detail})
 }
 
@@ -211,5 +206,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // the status is sent: nothing to report a failure to
 }

@@ -170,7 +170,7 @@ func fileHandler(files fs.FS, name string) (http.Handler, error) {
 		if r.Method == http.MethodHead {
 			return
 		}
-		w.Write(body)
+		_, _ = w.Write(body) // a client gone mid-body: nothing to report to
 	}), nil
 }
 

@@ -32,7 +32,8 @@ func Write(w http.ResponseWriter, status int, code, detail string) {
 	h.Set("Cache-Control", "no-store")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Details{
+	// The status is sent: a failed write (the client gone) cannot be reported.
+	_ = json.NewEncoder(w).Encode(Details{
 		Type:   TypePrefix + code,
 		Title:  http.StatusText(status),
 		Status: status,

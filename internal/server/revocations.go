@@ -162,8 +162,10 @@ func (s *Server) streamRevocations(w http.ResponseWriter, r *http.Request, after
 
 	// The listener's read and write timeouts are for ordinary requests;
 	// lift them for this response and bound each write instead.
+	// Both fail only with http.ErrNotSupported, under a ResponseWriter
+	// that hides the connection (a test recorder), which has no deadlines.
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", eventStream)
 	h.Set("Cache-Control", "no-store")
@@ -174,7 +176,7 @@ func (s *Server) streamRevocations(w http.ResponseWriter, r *http.Request, after
 	// send writes what is buffered and flushes it at once: an event held
 	// in a buffer is a revocation a guard does not know of yet.
 	send := func() bool {
-		rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
 		if buf.Len() > 0 {
 			_, err := w.Write(buf.Bytes())
 			buf.Reset()

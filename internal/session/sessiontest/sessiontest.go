@@ -101,7 +101,11 @@ func New(t testing.TB, o Options) *Fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	clk := clock.NewFake(Start)
 	keys := token.NewKeyring(db, clk, AccessTTL+Leeway, 10*time.Second)
 	if err := keys.Ensure(ctx, o.Alg); err != nil {

@@ -47,7 +47,7 @@ func (db *DB) Listen(ctx context.Context, wake func()) error {
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		conn.Close(closeCtx)
+		_ = conn.Close(closeCtx) // Listen's own error is the one to return; a dead conn is dropped anyway
 	}()
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{NotifyChannel}.Sanitize()); err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)

@@ -101,7 +101,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// Connect now, so that a wrong host or password is reported as such
 	// rather than as a failed migration.
 	if err := db.Ping(ctx); err != nil {
-		db.Close()
+		_ = db.Close() // always nil: the pool's Close returns nothing
 		return nil, err
 	}
 	if opts.MigrateOnStart {
@@ -110,7 +110,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		err = db.checkVersion(ctx)
 	}
 	if err != nil {
-		db.Close()
+		_ = db.Close() // always nil: the pool's Close returns nothing
 		return nil, err
 	}
 	return db, nil
@@ -137,7 +137,7 @@ func (db *DB) provider() (*goose.Provider, func() error, error) {
 	sqlDB := stdlib.OpenDBFromPool(db.pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
 	if err != nil {
-		sqlDB.Close()
+		_ = sqlDB.Close() // err is the one to report
 		return nil, nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
 	return p, sqlDB.Close, nil

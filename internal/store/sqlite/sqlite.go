@@ -50,7 +50,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 
 	q := url.Values{}
 	// WAL: readers never block the writer and vice versa.
@@ -75,13 +77,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		w.Close()
+		_ = w.Close() // err is the one to report
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	r.SetMaxOpenConns(8)
 	db := &DB{w: w, r: r}
 	if err := db.migrate(ctx); err != nil {
-		db.Close()
+		_ = db.Close() // the migration error is the one to report
 		return nil, err
 	}
 	return db, nil
@@ -123,7 +125,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return formatError(err)
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback() // fn's error is the one to report
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -100,7 +100,7 @@ func createDatabase(admin string) (name, dsn string, err error) {
 	}
 	u, err := url.Parse(admin)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		dropDatabase(admin, name)
+		_ = dropDatabase(admin, name) // best effort: the URL error is the one to report
 		return "", "", fmt.Errorf("GATEHOUSE_TEST_POSTGRES must be a postgres:// URL")
 	}
 	u.Path = "/" + name

@@ -52,6 +52,7 @@ func newTokenCache(entries int) *tokenCache {
 	for n > 1 && n > entries {
 		n /= 2
 	}
+	// #nosec G115 -- n is a power of two in [1, maxCacheShards]: n-1 ≥ 0.
 	c := &tokenCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), per: entries / n, shards: make([]cacheShard, n)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cacheEntry)

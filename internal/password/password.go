@@ -144,6 +144,7 @@ func parse(s string) (phc, error) {
 	if !ok {
 		return phc{}, ErrMalformed
 	}
+	// #nosec G115 -- cutParams parsed m and t with bitSize 32 and p with 8: each fits.
 	out.params = Params{MemoryKiB: uint32(m), Iterations: uint32(t), Parallelism: uint8(p)}
 	var err error
 	if out.salt, err = b64.DecodeString(parts[4]); err != nil || len(out.salt) < 8 {
@@ -193,6 +194,8 @@ func (h *Hasher) Check(pw, encoded string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// #nosec G115 -- a length that wrapped (a stored key over 4 GiB) gives a
+	// key of another length, which ConstantTimeCompare never matches.
 	key := argon2.IDKey([]byte(pw), p.salt, p.params.Iterations, p.params.MemoryKiB, p.params.Parallelism, uint32(len(p.key)))
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
 }
@@ -200,7 +203,7 @@ func (h *Hasher) Check(pw, encoded string) (bool, error) {
 // CheckNobody spends the same time as Check against a real hash and always
 // fails: the login path calls it when the user does not exist.
 func (h *Hasher) CheckNobody(pw string) {
-	h.Check(pw, h.dummy)
+	_, _ = h.Check(pw, h.dummy) // for the time it takes: the dummy hash never matches and parses
 }
 
 // NeedsRehash reports whether encoded was made with other parameters than

@@ -150,7 +150,7 @@ func Default() Config {
 func Load(path string, getenv func(string) string) (Config, error) {
 	c := Default()
 	if path != "" {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) // #nosec G304 -- the operator names the file (--config, GATEHOUSE_CONFIG)
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}

@@ -60,6 +60,7 @@ func (s *Server) setSessionCookies(w http.ResponseWriter, g *session.Grant, now 
 	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: g.RefreshToken, Path: s.cfg.RefreshCookiePath, MaxAge: rtAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// Readable by the SPA's JavaScript: that is the point of double-submit.
+	// #nosec G124 -- not HttpOnly on purpose (above); Secure and SameSite=Strict.
 	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: g.CSRFToken, Path: "/", MaxAge: rtAge,
 		Secure: true, SameSite: http.SameSiteStrictMode})
 }
@@ -72,6 +73,8 @@ func (s *Server) clearSessionCookies(w http.ResponseWriter) {
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: s.cfg.RefreshCookiePath, MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	// #nosec G124 -- the CSRF cookie is not HttpOnly (double-submit), so
+	// neither is its expiry: the attributes must match to replace it.
 	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, SameSite: http.SameSiteStrictMode})
 }

@@ -21,7 +21,7 @@ const (
 	CodeUnsupportedMedia    = "unsupported_media_type"
 	CodeHeadersTooLarge     = "headers_too_large"
 	CodeDuplicateCookie     = "duplicate_cookie"
-	CodeInvalidCredentials  = "invalid_credentials"
+	CodeInvalidCredentials  = "invalid_credentials" // #nosec G101 -- an error code, not a credential
 	CodeInvalidToken        = "invalid_token"
 	CodeInvalidRefreshToken = "invalid_refresh_token"
 	CodeSessionEnded        = "session_ended"

@@ -26,7 +26,7 @@ func NormalizeRoles(roles []string) ([]string, error) {
 		if r == "" || len(r) > MaxRoleLen || strings.IndexFunc(r, func(c rune) bool {
 			return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c))
 		}) >= 0 {
-			return nil, fmt.Errorf("%w: role %q: use 1 to %d of a-z A-Z 0-9 - _ . :", ErrInvalidInput, r, MaxRoleLen)
+			return nil, fmt.Errorf("%w: role %q: use 1 to %d of a-z A-Z 0-9 and %q", ErrInvalidInput, r, MaxRoleLen, "-_.:")
 		}
 		out = append(out, r)
 	}

@@ -124,7 +124,10 @@ func TestEncryptedRoundTrip(t *testing.T) {
 		t.Fatalf("stored %d bytes starting %q, want ghk1 + 12-byte nonce + %d-byte ciphertext + 16-byte tag",
 			len(row.Private), row.Private[:min(4, len(row.Private))], len(der))
 	}
-	d := k.private.(*ecdsa.PrivateKey).D.Bytes()
+	d, err := k.private.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if bytes.Contains(row.Private, der) || bytes.Contains(row.Private, d) {
 		t.Fatal("the private key is in the store in the clear")
 	}

@@ -161,6 +161,7 @@ func hash(s string) []byte {
 }
 
 func user(id, name string) store.User {
+	// #nosec G101 -- a test fixture: the hash of no real password, m=64 KiB.
 	return store.User{
 		ID:           id,
 		Username:     name,

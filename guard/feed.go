@@ -179,14 +179,14 @@ func (f *feed) do(req *http.Request, mediaType string) (*http.Response, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound:
-		resp.Body.Close()
+		_ = resp.Body.Close() // the status or type is the error; the body is unread
 		return nil, fmt.Errorf("%w: status %d", errFeedRefused, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
-		resp.Body.Close()
+		_ = resp.Body.Close() // the status or type is the error; the body is unread
 		return nil, fmt.Errorf("guard: feed: status %d", resp.StatusCode)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, mediaType) {
-		resp.Body.Close()
+		_ = resp.Body.Close() // the status or type is the error; the body is unread
 		return nil, fmt.Errorf("guard: feed: Content-Type %q, want %s", ct, mediaType)
 	}
 	return resp, nil
@@ -304,7 +304,7 @@ func (f *feed) poll(ctx context.Context) error {
 		}
 		var p feedPage
 		err = json.NewDecoder(io.LimitReader(resp.Body, maxFeedPage)).Decode(&p)
-		resp.Body.Close()
+		_ = resp.Body.Close() // the page is decoded (or not): a close error changes nothing
 		if err != nil {
 			return fmt.Errorf("guard: feed page: %w", err)
 		}

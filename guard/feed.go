@@ -211,40 +211,49 @@ func (f *feed) stream(ctx context.Context) (opened bool, err error) {
 	// Nothing for IdleTimeout: the connection is presumed dead.
 	idle := time.AfterFunc(f.o.IdleTimeout, cancel)
 	defer idle.Stop()
-	sc := bufio.NewScanner(resp.Body)
+	return true, readEvents(resp.Body, f.event, func() { idle.Reset(f.o.IdleTimeout) })
+}
+
+// readEvents reads an event stream (WHATWG HTML §9.2.6, as far as the
+// revocation feed uses it) and calls dispatch with each event's name and
+// data, and line after every line read (the idle timer). It is apart from
+// stream so that the parsing can be fuzzed without a connection
+// (FuzzReadEvents). It returns dispatch's first error, a read error, or,
+// when the stream ends, an error saying so: a feed never ends on its own.
+func readEvents(r io.Reader, dispatch func(name, data string) error, line func()) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxFeedLine)
 	var name, data string
 	for sc.Scan() {
-		idle.Reset(f.o.IdleTimeout)
-		line := sc.Text()
-		if line == "" { // dispatch (blank line ends an event)
-			if err := f.event(name, data); err != nil {
-				return true, err
+		line()
+		l := sc.Text()
+		if l == "" { // dispatch (blank line ends an event)
+			// Each data line ended with a line feed; the last one is not
+			// part of the data (WHATWG HTML §9.2.6, "dispatch the event").
+			if err := dispatch(name, strings.TrimSuffix(data, "\n")); err != nil {
+				return err
 			}
 			name, data = "", ""
 			continue
 		}
-		field, value, _ := strings.Cut(line, ":")
+		field, value, _ := strings.Cut(l, ":")
 		value = strings.TrimPrefix(value, " ")
 		switch field {
 		case "event":
 			name = value
 		case "data":
 			if len(data)+len(value) > maxFeedLine {
-				return true, errors.New("guard: feed: event data over the line limit")
+				return errors.New("guard: feed: event data over the line limit")
 			}
-			if data != "" {
-				data += "\n"
-			}
-			data += value
+			data += value + "\n" // so an empty data line still counts
 		}
 		// "id" needs no handling: the seq in the data is the cursor.
 		// Comments (":…") and unknown fields are ignored, as SSE says.
 	}
 	if err := sc.Err(); err != nil {
-		return true, fmt.Errorf("guard: feed stream: %w", err)
+		return fmt.Errorf("guard: feed stream: %w", err)
 	}
-	return true, errors.New("guard: feed stream ended")
+	return errors.New("guard: feed stream ended")
 }
 
 // event applies one SSE event to the set.

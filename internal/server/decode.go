@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse/internal/strictjson"
 )
 
 // decodeError is a request body the server refuses, with its response.
@@ -66,25 +68,31 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) (empty
 		return false, &decodeError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
 			"Content-Type must be application/json or application/x-www-form-urlencoded"}
 	}
-	// encoding/json would quietly replace invalid UTF-8 with U+FFFD; refuse
-	// it instead, so that what is stored or compared is what was sent.
-	if !utf8.Valid(body) {
-		return false, &decodeError{http.StatusBadRequest, CodeInvalidEncoding, "request body is not valid UTF-8"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var ute *json.UnmarshalTypeError
+	// One strict decoder for both encodings: it refuses invalid UTF-8
+	// (encoding/json would replace it with U+FFFD), and member names that
+	// are not exactly a field's or that repeat (encoding/json would match
+	// them case-insensitively and let the last one win), so that what is
+	// stored or compared is what was sent.
+	if err := strictjson.Decode(body, dst); err != nil {
+		var (
+			ute *json.UnmarshalTypeError
+			fe  *strictjson.FieldError
+		)
 		switch {
+		case errors.Is(err, strictjson.ErrInvalidUTF8):
+			return false, &decodeError{http.StatusBadRequest, CodeInvalidEncoding, "request body is not valid UTF-8"}
+		case errors.As(err, &fe) && fe.Repeated:
+			return false, &decodeError{http.StatusBadRequest, CodeBadRequest, "field " + strconvQuote(fe.Name) + " is repeated"}
+		case errors.As(err, &fe):
+			return false, &decodeError{http.StatusBadRequest, CodeUnknownField, "unknown field " + strconvQuote(fe.Name)}
 		case errors.As(err, &ute):
 			return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "field " + strconvQuote(ute.Field) + " has the wrong type"}
-		case bytes.HasPrefix([]byte(err.Error()), []byte("json: unknown field")):
-			return false, &decodeError{http.StatusBadRequest, CodeUnknownField, err.Error()[len("json: "):]}
+		case errors.Is(err, strictjson.ErrNotObject):
+			return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "request body is not a JSON object"}
+		case errors.Is(err, strictjson.ErrTrailing):
+			return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "request body has data after the JSON value"}
 		}
 		return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "request body is not valid JSON"}
-	}
-	if dec.More() {
-		return false, &decodeError{http.StatusBadRequest, CodeMalformedJSON, "request body has data after the JSON value"}
 	}
 	return false, nil
 }

@@ -244,6 +244,9 @@ func (s *Server) handleRefresh() http.Handler {
 		}
 
 		rt, err := cookie(r, CookieRefresh)
+		if err == nil {
+			err = duplicateSessionCookie(r)
+		}
 		if err != nil {
 			writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
 			return
@@ -285,6 +288,21 @@ func (s *Server) cookieRefresh(w http.ResponseWriter, r *http.Request, rt string
 	return g, err
 }
 
+// duplicateSessionCookie returns errDuplicateCookie when any of the three
+// session cookies is present twice. A cookie-mode request is checked for
+// all three before it reads any: a second XSRF-TOKEN planted by a sibling
+// subdomain (cookie tossing) is then refused as what it is, on reads and
+// writes alike, exactly as the guard refuses it, rather than passing
+// unnoticed on a read and looking like a stale CSRF token on a write.
+func duplicateSessionCookie(r *http.Request) error {
+	for _, name := range [...]string{CookieAccess, CookieRefresh, CookieCSRF} {
+		if _, err := cookie(r, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // authenticated is a verified access token and how it arrived. The
 // principal may be shared with other requests (the guard's cache): read it,
 // never change it.
@@ -309,6 +327,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 		raw = strings.TrimSpace(tok)
 	} else {
 		c, err := cookie(r, CookieAccess)
+		if err == nil {
+			err = duplicateSessionCookie(r)
+		}
 		if err != nil {
 			writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
 			return authenticated{}, false
@@ -450,6 +471,9 @@ func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Ses
 			}
 		}
 		return store.Session{}, false, session.ErrSessionEnded
+	}
+	if err := duplicateSessionCookie(r); err != nil {
+		return store.Session{}, true, err
 	}
 	at, err := cookie(r, CookieAccess)
 	if err != nil {

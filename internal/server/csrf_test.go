@@ -48,7 +48,7 @@ func TestCSRF(t *testing.T) {
 		{"logout-all without header", "POST", "/auth/logout-all", nil,
 			[]string{"Cookie", cookies(xsrf)}, 403, "csrf_failed"},
 		{"two XSRF cookies (tossed duplicate)", "POST", "/auth/refresh", nil,
-			[]string{"Cookie", cookies(xsrf) + "; XSRF-TOKEN=" + otherXSRF, "X-XSRF-TOKEN", xsrf}, 403, "csrf_failed"},
+			[]string{"Cookie", cookies(xsrf) + "; XSRF-TOKEN=" + otherXSRF, "X-XSRF-TOKEN", xsrf}, 400, "duplicate_cookie"},
 		{"two refresh cookies (tossed duplicate)", "POST", "/auth/refresh", nil,
 			[]string{"Cookie", cookies(xsrf) + "; __Secure-gh_rt=" + rt, "X-XSRF-TOKEN", xsrf}, 400, "duplicate_cookie"},
 		{"Sec-Fetch-Site cross-site", "POST", "/auth/refresh", nil,

@@ -406,6 +406,17 @@ func (a *arena) userIDs(t *testing.T) []string {
 	return ids
 }
 
+// newUser adds a user of the row's own, with testPassword, and returns
+// the username.
+func (a *arena) newUser(t *testing.T, prefix string, roles []string) string {
+	t.Helper()
+	name := prefix + strconv.FormatInt(a.seq.Add(1), 10)
+	if _, err := a.Engine.AddUser(t.Context(), session.CLI, name, testPassword, roles); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 func (a *arena) userID(t *testing.T, name string) string {
 	t.Helper()
 	u, err := a.DB.UserByUsername(t.Context(), name)
@@ -873,12 +884,15 @@ func attackCatalogue() []attack {
 
 	// Ended sessions: the token's signature is still good; the session is
 	// not. The server checks its store; a guard learns from the feed.
-	ended := func(name, source string, end func(t *testing.T, a *arena, tk tokens, sid string)) attack {
+	// Each row ends a session of a user of its own, so that ending every
+	// session of that user leaves the other rows' sessions alone.
+	ended := func(name, source string, end func(t *testing.T, a *arena, user string, tk tokens, sid string)) attack {
 		return attack{name: name, source: source, targets: onServer | onFeedGuard, want: wantEnded,
 			build: func(t *testing.T, a *arena, tg target) (request, func(*testing.T, resp)) {
-				tk := a.bearerLogin(t, testUser, testPassword)
+				user := a.newUser(t, "ended", nil)
+				tk := a.bearerLogin(t, user, testPassword)
 				sid := claimsOf(t, tk.AccessToken)["sid"].(string)
-				end(t, a, tk, sid)
+				end(t, a, user, tk, sid)
 				if tg == onFeedGuard {
 					a.awaitRevoked(t, sid)
 				}
@@ -886,20 +900,20 @@ func attackCatalogue() []attack {
 			}}
 	}
 	add(ended("access token reused after logout", "ASVS 7.4.1; OWASP Session Management cheat sheet",
-		func(t *testing.T, a *arena, tk tokens, _ string) {
+		func(t *testing.T, a *arena, _ string, tk tokens, _ string) {
 			if r := doWith(t, http.DefaultClient, a.URL, "POST", "/auth/logout", nil, "Authorization", "Bearer "+tk.AccessToken); r.StatusCode != 204 {
 				t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
 			}
 		}),
 		ended("access token reused after an admin revoked the session", "ASVS 7.4.5",
-			func(t *testing.T, a *arena, _ tokens, sid string) {
+			func(t *testing.T, a *arena, _ string, _ tokens, sid string) {
 				if r := doWith(t, http.DefaultClient, a.URL, "DELETE", "/admin/sessions/"+sid, nil, "Authorization", a.admin); r.StatusCode != 204 {
 					t.Fatalf("admin revoke: %d %s", r.StatusCode, r.Body)
 				}
 			}),
 		ended("access token reused after logout everywhere", "ASVS 7.4.1; ASVS 7.5.2",
-			func(t *testing.T, a *arena, _ tokens, _ string) {
-				other := a.bearerLogin(t, testUser, testPassword)
+			func(t *testing.T, a *arena, user string, _ tokens, _ string) {
+				other := a.bearerLogin(t, user, testPassword)
 				if r := doWith(t, http.DefaultClient, a.URL, "POST", "/auth/logout-all", map[string]bool{"keep_current": true},
 					"Authorization", "Bearer "+other.AccessToken); r.StatusCode != 200 {
 					t.Fatalf("logout-all: %d %s", r.StatusCode, r.Body)
@@ -919,13 +933,9 @@ func attackCatalogue() []attack {
 			}},
 		attack{name: "access token of a disabled account", source: "ASVS 7.4.2; GHSA-6rrr-78xp-5jp8", targets: onServer | onFeedGuard, want: wantEnded,
 			build: func(t *testing.T, a *arena, tg target) (request, func(*testing.T, resp)) {
-				name := "dora" + strconv.FormatInt(a.seq.Add(1), 10)
-				u, err := a.Engine.AddUser(t.Context(), session.CLI, name, testPassword, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				name := a.newUser(t, "dora", nil)
 				tk := a.bearerLogin(t, name, testPassword)
-				if _, err := a.Engine.SetDisabled(t.Context(), session.CLI, u.ID, true); err != nil {
+				if _, err := a.Engine.SetDisabled(t.Context(), session.CLI, a.userID(t, name), true); err != nil {
 					t.Fatal(err)
 				}
 				if tg == onFeedGuard {
@@ -1313,6 +1323,67 @@ func attackCatalogue() []attack {
 		serverRow("unknown JSON member in a login body", "docs/api.md conventions; ASVS 2.2.1",
 			rawBody(`{"username":"`+testUser+`","password":"`+testPassword+`","mode":"bearer","roles":["admin"]}`), problemOnly(400, "unknown_field")))
 
+	// Authorization: another user's objects, and the admin API without
+	// the admin role, now or any longer.
+	add(attack{name: "IDOR: end another user's session through DELETE /auth/sessions/{id}", source: "OWASP API1:2023 (BOLA); ASVS 8.2.2",
+		targets: onServer, want: serverOnly(problemOnly(404, "not_found")),
+		build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
+			other := a.cookieLogin(t, testUser, testPassword)
+			same := a.untouched(t, other.sid)
+			thief := a.bearerLogin(t, attackerUser, attackerPassword)
+			return request{method: "DELETE", path: "/auth/sessions/" + other.sid, headers: []string{"Authorization", "Bearer " + thief.AccessToken}},
+				func(t *testing.T, r resp) { same(t) }
+		}},
+		attack{name: "admin API without the admin role", source: "OWASP API5:2023 (broken function level authorization); ASVS 8.2.1",
+			targets: onServer, want: serverOnly(problemOnly(403, "forbidden")),
+			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
+				return request{method: "GET", path: "/admin/users", headers: []string{"Authorization", "Bearer " + a.victim.AccessToken}}, nil
+			}},
+		attack{name: "admin API with the token of a demoted admin", source: "ASVS 8.3.1; ASVS 7.4.2",
+			targets: onServer, want: serverOnly(problemOnly(403, "forbidden")),
+			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
+				name := a.newUser(t, "ex-admin", []string{"admin"})
+				tk := a.bearerLogin(t, name, testPassword)
+				if _, err := a.Engine.SetRoles(t.Context(), session.CLI, a.userID(t, name), nil); err != nil {
+					t.Fatal(err)
+				}
+				// The token still says admin; the store no longer does.
+				return request{method: "GET", path: "/admin/users", headers: []string{"Authorization", "Bearer " + tk.AccessToken}}, nil
+			}})
+
+	// Keys: what is published, and how long a key is trusted.
+	add(attack{name: "JWKS carries no private key member", source: "RFC 7517 §4, RFC 7518 §6.2.2 (d is private); ASVS 9.1.3",
+		targets: onServer, want: serverOnly(outcome{status: 200}),
+		build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
+			return request{method: "GET", path: "/.well-known/jwks.json"}, func(t *testing.T, r resp) {
+				var set struct{ Keys []map[string]any }
+				r.json(t, &set)
+				if len(set.Keys) == 0 {
+					t.Fatal("no keys")
+				}
+				for _, k := range set.Keys {
+					for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+						if _, ok := k[private]; ok {
+							t.Errorf("key %v publishes %q", k["kid"], private)
+						}
+					}
+				}
+			}
+		}},
+		attack{name: "token signed by a retired key after its tokens have expired", source: "RFC 7517 §4.5; SECURITY-CHECKLIST 10",
+			targets: onServer | onGuard, fresh: true, want: wantBadSig,
+			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
+				// The key is rotated out at once and stays published for
+				// the lifetime of its last token; after that, even a fresh
+				// token it signed (a leaked old key) verifies nowhere.
+				if _, err := a.Keys.Rotate(t.Context(), token.ES256, 0); err != nil {
+					t.Fatal(err)
+				}
+				a.Clock.Advance(accessTTL + sessiontest.Leeway + time.Minute)
+				n := a.Clock.Now()
+				return presented(a.forge(t, "", map[string]any{"iat": n.Unix(), "nbf": n.Unix(), "exp": n.Add(accessTTL).Unix()})), nil
+			}})
+
 	// The revocation feed is a credential-bearing endpoint of its own.
 	feedSecret := strings.Repeat("s", 40)
 	withFeed := []option{func(_ *sessiontest.Options, c *server.Config) { c.RevocationFeedSecret = feedSecret }}
@@ -1412,8 +1483,13 @@ func TestAttackCatalogue(t *testing.T) {
 			}
 		})
 	}
-	// The server kept serving through it all, logged no error and no
-	// credential.
+	// The victim's session, whose claims the forgeries reused, is live to
+	// the end: a forgery let through would have been answered 200, not
+	// refused for an ended session. The server kept serving through it
+	// all, logged no error and no credential.
+	if r := shared.send(t, onServer, presented(shared.victim.AccessToken)); r.StatusCode != 200 {
+		t.Errorf("the victim's own token after the attacks: %d %s", r.StatusCode, r.Body)
+	}
 	shared.bearerLogin(t, testUser, testPassword)
 	if strings.Contains(shared.Logs.String(), "level=ERROR") {
 		t.Errorf("an attack caused an error log:\n%s", shared.Logs.String())

@@ -57,7 +57,10 @@ func Decode(body []byte, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return err
 	}
-	if dec.More() {
+	// Not dec.More(): it reports false before a stray "}" or "]", so
+	// `{"a":1}}` passed as one object (found by FuzzDecode). Only JSON
+	// white space (RFC 8259 §2) may follow the value.
+	if len(bytes.Trim(body[dec.InputOffset():], " \t\r\n")) != 0 {
 		return ErrTrailing
 	}
 	return nil

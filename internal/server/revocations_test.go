@@ -352,12 +352,15 @@ func TestRevocationFeedStream(t *testing.T) {
 // TestRevocationFeedOutlivesTimeouts: neither request_timeout nor the
 // listener's read and write timeouts cut a stream.
 func TestRevocationFeedOutlivesTimeouts(t *testing.T) {
+	// Short enough to pass three times over while the stream is open,
+	// long enough that the logins around it finish on a loaded machine.
+	const timeout = 500 * time.Millisecond
 	g := newGH(t, withFeed(50*time.Millisecond), func(_ *sessiontest.Options, c *server.Config) {
-		c.RequestTimeout = 200 * time.Millisecond
+		c.RequestTimeout = timeout
 	})
 	// The same handler behind a listener with serve's kind of timeouts.
 	srv := httptest.NewUnstartedServer(g.Server.Handler())
-	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = timeout, timeout
 	srv.Start()
 	t.Cleanup(srv.Close)
 
@@ -365,7 +368,7 @@ func TestRevocationFeedOutlivesTimeouts(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := openFeed(t, base)
 			victim := g.bearerAs(testUser, testPassword)
-			time.Sleep(700 * time.Millisecond) // over three times every timeout
+			time.Sleep(3*timeout + 200*time.Millisecond) // over three times every timeout
 			g.bearerAs(testUser, testPassword).revoke(victim.sid)
 			for {
 				ev := s.next(2 * time.Second)

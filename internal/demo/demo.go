@@ -30,7 +30,7 @@ import (
 // allows exactly the same-origin files the app consists of and nothing
 // inline, so an injected <script> or style attribute does not run.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	"object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // Authenticator protects the demo API. The guard (guard.Guard) is one: it
 // verifies the access token, refuses revoked sessions and checks CSRF on

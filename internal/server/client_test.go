@@ -22,7 +22,7 @@ func TestBrowserClientServed(t *testing.T) {
 		"Content-Type":            "text/javascript; charset=utf-8",
 		"Cache-Control":           "no-cache",
 		"X-Content-Type-Options":  "nosniff",
-		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"Content-Security-Policy": "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 	} {
 		if got := r.Header.Get(h); got != want {
 			t.Errorf("%s = %q, want %q", h, got, want)

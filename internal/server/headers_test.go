@@ -91,7 +91,7 @@ func TestSecurityHeaders(t *testing.T) {
 			"X-Content-Type-Options":  "nosniff",
 			"Referrer-Policy":         "no-referrer",
 			"X-Frame-Options":         "DENY",
-			"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+			"Content-Security-Policy": "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 		} {
 			if got := r.Header.Get(h); got != v {
 				t.Errorf("%s: %s = %q, want %q", path, h, got, v)

@@ -41,6 +41,11 @@ type FeedOptions struct {
 	Log *slog.Logger
 	// Now is the clock for Touch and Sweep. Default time.Now.
 	Now func() time.Time
+	// AllowInsecureHTTP lets the feed be followed over plain HTTP from
+	// another machine. Off, only https (or http on a loopback address) is
+	// accepted: the secret travels in every request, and a feed anyone on
+	// the path can silence or rewrite is no revocation at all.
+	AllowInsecureHTTP bool
 }
 
 // maxFeedLine bounds one line of the event stream, and maxFeedPage a JSON
@@ -89,6 +94,9 @@ type feedPage struct {
 func FollowFeed(ctx context.Context, url string, o FeedOptions) error {
 	if o.Set == nil || o.Secret == "" {
 		return errors.New("guard: FollowFeed needs a Set and the feed Secret")
+	}
+	if err := checkRemoteURL(url, o.AllowInsecureHTTP); err != nil {
+		return err
 	}
 	f := newFeed(url, o)
 	backoff := f.o.RetryMin

@@ -26,7 +26,7 @@ const (
 const (
 	// MaxTokenLen bounds a token before any decoding: an access token is
 	// well under 2 KiB, and a bound stops a huge token from costing decode
-	// time (RFC 8725 §3.7; go-jose CVE-2024-28180).
+	// time (go-jose CVE-2024-28180).
 	MaxTokenLen = 8 << 10
 
 	DefaultLeeway       = 30 * time.Second
@@ -79,7 +79,7 @@ type Config struct {
 	// §4.1.4–4.1.5); default 30s, at most 5m. Zero means the default.
 	Leeway time.Duration
 	// Keys finds verification keys by kid: StaticKeys, RemoteJWKS or your
-	// own. Keys never come from the token itself (RFC 8725 §3.5).
+	// own. Keys never come from the token itself (RFC 8725 §3.10).
 	Keys KeySource
 	// CacheEntries bounds the verified-token cache (default 10,000); a
 	// negative value turns the cache off. Memory: about 1–1.5 KB per

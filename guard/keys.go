@@ -185,6 +185,11 @@ type RemoteOptions struct {
 	Log *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// AllowInsecureHTTP lets the JWKS be fetched over plain HTTP from
+	// another machine. Off, only https (or http on a loopback address) is
+	// accepted: a key set anyone on the path can replace is a key set
+	// anyone can sign tokens for.
+	AllowInsecureHTTP bool
 }
 
 // Defaults of RemoteOptions.
@@ -200,8 +205,9 @@ const (
 // /.well-known/jwks.json), refreshed in the background and on an unknown
 // kid. Make it with RemoteJWKS; it is safe for concurrent use.
 type Remote struct {
-	url  string
-	opts RemoteOptions
+	url    string
+	opts   RemoteOptions
+	urlErr error // the URL is refused (checkRemoteURL): every fetch fails with it
 
 	keys atomic.Pointer[keySet]
 
@@ -240,7 +246,7 @@ func RemoteJWKS(url string, opts RemoteOptions) *Remote {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Remote{url: url, opts: opts}
+	return &Remote{url: url, opts: opts, urlErr: checkRemoteURL(url, opts.AllowInsecureHTTP)}
 }
 
 // Start fetches the set once and then keeps refreshing it in the
@@ -357,6 +363,9 @@ func (r *Remote) fetch(ctx context.Context, scheduled bool) error {
 
 // get performs one HTTP fetch.
 func (r *Remote) get(ctx context.Context) (keySet, time.Duration, error) {
+	if r.urlErr != nil {
+		return keySet{}, 0, r.urlErr
+	}
 	r.fetches.Add(1)
 	// Bounded even with a client without a timeout: waiters share this
 	// fetch, so it must end.

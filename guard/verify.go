@@ -314,7 +314,7 @@ func rawToASN1(sig []byte) []byte {
 type header struct{ alg, kid, typ string }
 
 // refusedHeader reports the header parameters the guard will not ignore:
-// keys or key locations embedded in the token (RFC 8725 §3.5: a key must
+// keys or key locations embedded in the token (RFC 8725 §3.10: a key must
 // come from the configured source, never from the token), critical
 // extensions it does not implement (RFC 7515 §4.1.11 requires refusing
 // them), unencoded payloads (RFC 7797) and compression (RFC 8725 §3.6).
@@ -349,7 +349,7 @@ func parseHeader(b []byte) (header, error) {
 	var h header
 	err := members(b, maxHeaderParams, true, func(name []byte, val string) error {
 		if refusedHeader(name) {
-			return fmt.Errorf("%w: header parameter %s is refused (RFC 8725 §3.5)", ErrMalformed, name)
+			return fmt.Errorf("%w: header parameter %s is refused (RFC 8725 §3.10)", ErrMalformed, name)
 		}
 		var dst *string
 		switch string(name) {

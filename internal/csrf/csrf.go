@@ -83,6 +83,14 @@ func (k *Keyed) Valid(sid, token string) bool {
 	if sid == "" || len(token) > MaxLen {
 		return false
 	}
+	// Only the alphabet and the dot: Go's base64 decoders, Strict too,
+	// skip "\r" and "\n", so without this a token with a line break in it
+	// was another spelling of a good one (found by FuzzValid).
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
 	n, m, ok := strings.Cut(token, ".")
 	if !ok {
 		return false

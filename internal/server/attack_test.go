@@ -264,21 +264,7 @@ var noRedirects = &http.Client{Timeout: 10 * time.Second,
 func (a *arena) send(t *testing.T, tg target, q request) resp {
 	t.Helper()
 	base := map[target]string{onServer: a.URL, onGuard: a.guardURL, onFeedGuard: a.feedURL}[tg]
-	var rd io.Reader
-	ct := ""
-	switch v := q.body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(v)
-	case []byte:
-		rd = bytes.NewReader(v)
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd, ct = bytes.NewReader(j), "application/json"
-	}
+	rd, ct := encodeBody(t, q.body)
 	req, err := http.NewRequest(q.method, base+q.path, rd)
 	if err != nil {
 		t.Fatal(err)

@@ -174,21 +174,29 @@ func (b *browser) do(method, path string, body any, headers ...string) resp {
 	return doWith(b.t, b.c, b.g.URL, method, path, body, headers...)
 }
 
-func doWith(t *testing.T, c *http.Client, base, method, path string, body any, headers ...string) resp {
+// encodeBody turns a test's request body into a reader: nil is none, a
+// string or []byte is sent as-is, anything else as JSON (and then ct is
+// application/json).
+func encodeBody(t *testing.T, body any) (rd io.Reader, ct string) {
 	t.Helper()
-	var rd io.Reader
-	ct := ""
 	switch v := body.(type) {
 	case nil:
+		return nil, ""
 	case string:
-		rd = strings.NewReader(v)
+		return strings.NewReader(v), ""
 	case []byte:
-		rd = bytes.NewReader(v)
-	default:
-		j, _ := json.Marshal(v)
-		rd = bytes.NewReader(j)
-		ct = "application/json"
+		return bytes.NewReader(v), ""
 	}
+	j, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.NewReader(j), "application/json"
+}
+
+func doWith(t *testing.T, c *http.Client, base, method, path string, body any, headers ...string) resp {
+	t.Helper()
+	rd, ct := encodeBody(t, body)
 	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)

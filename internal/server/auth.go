@@ -183,8 +183,31 @@ func (s *Server) handleLogin() http.Handler {
 			s.engineError(w, r, err)
 			return
 		}
+		if !bearer {
+			s.endReplacedSession(r, g.Session.ID)
+		}
 		s.respondGrant(w, g, bearer)
 	})
+}
+
+// endReplacedSession ends the session a browser held before it logged in
+// again (ASVS 7.2.4): the new cookies replace the old ones, so the old
+// session would otherwise stay live, unseen and unused, until it timed
+// out. It is identified by the browser's refresh cookie; a cookie that is
+// unknown, already ended or duplicated is simply ignored, and a failure
+// does not fail the login.
+func (s *Server) endReplacedSession(r *http.Request, newID string) {
+	rt, err := cookie(r, CookieRefresh)
+	if err != nil || rt == "" {
+		return
+	}
+	old, err := s.engine.SessionOfRefreshToken(r.Context(), rt)
+	if err != nil || old.ID == newID {
+		return
+	}
+	if err := s.engine.Logout(r.Context(), old, s.client(r)); err != nil {
+		s.log.Warn("ending the session a new login replaced failed", "session_id", old.ID, "err", err)
+	}
 }
 
 // loginOriginCheck is the login-CSRF defence: a browser's login must come

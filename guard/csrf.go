@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 )
 
 // Cookie-borne requests need CSRF defence; bearer requests do not, since
@@ -26,49 +28,20 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// jar is the request's cookies of our names.
-type jar struct {
-	access, refresh, csrf string
-}
-
-// readCookies returns our cookies; a name present twice is an error (the
-// browser sends two when a second one was planted with another Domain or
-// Path — cookie tossing — and which is genuine cannot be told).
-func (g *Guard) readCookies(r *http.Request) (jar, bool) {
-	var (
-		j    jar
-		seen [3]bool
-	)
-	for _, c := range r.Cookies() {
-		var i int
-		var dst *string
-		switch c.Name {
-		case g.cfg.AccessCookie:
-			i, dst = 0, &j.access
-		case g.cfg.RefreshCookie:
-			i, dst = 1, &j.refresh
-		case g.cfg.CSRFCookie:
-			i, dst = 2, &j.csrf
-		default:
-			continue
-		}
-		if seen[i] {
-			return jar{}, false
-		}
-		seen[i], *dst = true, c.Value
-	}
-	return j, true
+// readCookies returns our cookies, through the reader the server uses
+// too; a name present twice is an error (the browser sends two when a
+// second one was planted with another Domain or Path — cookie tossing —
+// and which is genuine cannot be told).
+func (g *Guard) readCookies(r *http.Request) (credential.Jar, bool) {
+	j, err := credential.Cookies(r, credential.Names{Access: g.cfg.AccessCookie, Refresh: g.cfg.RefreshCookie, CSRF: g.cfg.CSRFCookie})
+	return j, err == nil
 }
 
 // csrfOK checks the double submit against the token's csrf_hash, in
 // constant time at each comparison.
-func (g *Guard) csrfOK(r *http.Request, j jar, p *Principal) bool {
-	vals := r.Header.Values(g.cfg.CSRFHeader)
-	if len(vals) != 1 || vals[0] == "" || j.csrf == "" || p.CSRFHash == "" {
-		return false
-	}
-	header := vals[0]
-	if subtle.ConstantTimeCompare([]byte(header), []byte(j.csrf)) != 1 {
+func (g *Guard) csrfOK(r *http.Request, j credential.Jar, p *Principal) bool {
+	header, ok := credential.Submitted(r, g.cfg.CSRFHeader, j)
+	if !ok || p.CSRFHash == "" {
 		return false
 	}
 	sum := sha256.Sum256([]byte(header))

@@ -358,53 +358,6 @@ func checkKey(t *testing.T, k Key) {
 	}
 }
 
-// FuzzBearer: the middleware's reading of the Authorization header. A
-// token it returns is non-empty, holds no space or tab, and is exactly
-// what follows "Bearer" (any case) and the spaces after it; every header
-// of RFC 6750 §2.1's grammar (b64token) is accepted with its token; two
-// header values are never accepted.
-func FuzzBearer(f *testing.F) {
-	for _, s := range []string{"Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig", "bearer  abc", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz",
-		"Bearer a b", "Bearer\tabc", "BEARER abc=", "Bearer abc\t", "Bearer \x00", "Bearerabc"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		tok, ok := bearer([]string{v})
-		if ok {
-			scheme, rest, _ := strings.Cut(v, " ")
-			if tok == "" || strings.ContainsAny(tok, " \t") || !strings.EqualFold(scheme, "Bearer") || strings.TrimLeft(rest, " ") != tok {
-				t.Fatalf("%q gave token %q", v, tok)
-			}
-		}
-		if isRFC6750(v) && (!ok || tok != strings.TrimLeft(v[len("Bearer "):], " ")) {
-			t.Fatalf("RFC 6750 credentials %q refused", v)
-		}
-		if _, ok := bearer([]string{v, v}); ok {
-			t.Fatalf("two Authorization values accepted: %q", v)
-		}
-	})
-}
-
-// isRFC6750 reports whether v is `Bearer 1*SP b64token` (RFC 6750 §2.1),
-// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isRFC6750(v string) bool {
-	scheme, rest, ok := strings.Cut(v, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	tok := strings.TrimLeft(rest, " ")
-	body := strings.TrimRight(tok, "=")
-	if body == "" {
-		return false
-	}
-	for _, c := range []byte(body) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
 // FuzzReadEvents: the revocation feed's event-stream reader. Properties:
 //   - it dispatches what a plain reference reader (a line split on "\n"
 //     with a trailing "\r" dropped, as the scanner does) dispatches, event

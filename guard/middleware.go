@@ -3,7 +3,8 @@ package guard
 import (
 	"errors"
 	"net/http"
-	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 )
 
 // Refresher performs an in-line refresh.
@@ -22,7 +23,7 @@ type Refresher interface {
 //
 //   - no token: 401, WWW-Authenticate: Bearer (no error code, RFC 6750
 //     §3.1: the request carried no credentials), code invalid_token;
-//   - an Authorization header that is not one Bearer token: 401, Bearer
+//   - an Authorization header that is not one Bearer token: 400, Bearer
 //     error="invalid_request", code invalid_request;
 //   - a token that fails Verify: 401, Bearer error="invalid_token" with a
 //     fixed error_description, code invalid_token (also for a revoked
@@ -43,34 +44,20 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 // authorize returns the request's principal, or answers the request and
 // returns false.
 func (g *Guard) authorize(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
-	if auth := r.Header.Values("Authorization"); len(auth) > 0 {
-		raw, ok := bearer(auth)
-		if !ok {
-			g.counters.refuse(rInvalidRequest)
-			writeProblem(w, http.StatusUnauthorized, CodeInvalidRequest,
-				"the Authorization header must be one Bearer token", challengeInvalidRequest)
-			return nil, false
-		}
+	raw, present, err := credential.Bearer(r)
+	if err != nil {
+		g.counters.refuse(rInvalidRequest)
+		// RFC 6750 §3.1: invalid_request is answered 400; refreshing
+		// cannot mend a malformed header, so it is no 401.
+		writeProblem(w, http.StatusBadRequest, CodeInvalidRequest,
+			"the Authorization header must be one Bearer token", challengeInvalidRequest)
+		return nil, false
+	}
+	if present {
 		// A bearer token needs no CSRF check: browsers never attach it.
 		return g.verifyRequest(w, r, raw)
 	}
 	return g.authorizeCookie(w, r)
-}
-
-// bearer extracts the token of "Bearer <token>" (RFC 6750 §2.1).
-func bearer(values []string) (string, bool) {
-	if len(values) != 1 {
-		return "", false
-	}
-	scheme, tok, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimLeft(tok, " ")
-	if tok == "" || strings.ContainsAny(tok, " \t") {
-		return "", false
-	}
-	return tok, true
 }
 
 // verifyRequest verifies raw and checks its session, answering failures.
@@ -116,7 +103,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 		writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, "a session cookie is present more than once", "")
 		return nil, false
 	}
-	if j.access == "" {
+	if j.Access == "" {
 		g.counters.refuse(rNoToken)
 		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "the request carries no access token", challengeNoCredentials)
 		return nil, false
@@ -130,8 +117,8 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 		}
 	}
 	now := g.now()
-	p, err := g.authenticate(r.Context(), j.access, now)
-	if err != nil && errors.Is(err, ErrExpired) && p != nil && g.cfg.Refresher != nil && j.refresh != "" {
+	p, err := g.authenticate(r.Context(), j.Access, now)
+	if err != nil && errors.Is(err, ErrExpired) && p != nil && g.cfg.Refresher != nil && j.Refresh != "" {
 		return g.refreshInline(w, r, j, p, unsafe)
 	}
 	if err == nil {
@@ -155,7 +142,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 // is made against the expired token (the request's XSRF header belongs to
 // it), then the Refresher rotates the session once, and the request goes
 // on with the new token, verified like any other.
-func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j jar, expired *Principal, unsafe bool) (*Principal, bool) {
+func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j credential.Jar, expired *Principal, unsafe bool) (*Principal, bool) {
 	if unsafe && !g.csrfOK(r, j, expired) {
 		g.counters.refuse(rCSRF)
 		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")

@@ -33,12 +33,12 @@ func TestMiddlewareCredentials(t *testing.T) {
 		{"bearer, lower case", req("bearer " + tok), 200, "", ""},
 		{"BEARER, two spaces", req("BEARER  " + tok), 200, "", ""},
 		{"no credentials", req(), 401, chNone, guard.CodeInvalidToken},
-		{"Basic", req("Basic YTpi"), 401, chRequest, guard.CodeInvalidRequest},
-		{"Bearer without token", req("Bearer"), 401, chRequest, guard.CodeInvalidRequest},
-		{"Bearer and a space", req("Bearer "), 401, chRequest, guard.CodeInvalidRequest},
-		{"two tokens", req("Bearer " + tok + " " + tok), 401, chRequest, guard.CodeInvalidRequest},
-		{"two Authorization headers", req("Bearer "+tok, "Bearer "+tok), 401, chRequest, guard.CodeInvalidRequest},
-		{"empty Authorization", req(""), 401, chRequest, guard.CodeInvalidRequest},
+		{"Basic", req("Basic YTpi"), 400, chRequest, guard.CodeInvalidRequest},
+		{"Bearer without token", req("Bearer"), 400, chRequest, guard.CodeInvalidRequest},
+		{"Bearer and a space", req("Bearer "), 400, chRequest, guard.CodeInvalidRequest},
+		{"two tokens", req("Bearer " + tok + " " + tok), 400, chRequest, guard.CodeInvalidRequest},
+		{"two Authorization headers", req("Bearer "+tok, "Bearer "+tok), 400, chRequest, guard.CodeInvalidRequest},
+		{"empty Authorization", req(""), 400, chRequest, guard.CodeInvalidRequest},
 		{"token in the cookie", cookieReq(http.MethodGet, guard.DefaultAccessCookie+"="+tok), 200, "", ""},
 		{"Authorization wins over the cookie", func() *http.Request {
 			r := cookieReq(http.MethodGet, guard.DefaultAccessCookie+"=garbage")

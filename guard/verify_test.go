@@ -181,11 +181,11 @@ func TestVerifyRejections(t *testing.T) {
 				}
 				return
 			}
-			ch, code := c.ch, guard.CodeInvalidToken
+			status, ch, code := 401, c.ch, guard.CodeInvalidToken
 			if strings.ContainsAny(c.tok, " \t") { // not one Bearer token at all
-				ch, code = chRequest, guard.CodeInvalidRequest
+				status, ch, code = 400, chRequest, guard.CodeInvalidRequest
 			}
-			if got.status != 401 || got.challenge != ch || got.code != code {
+			if got.status != status || got.challenge != ch || got.code != code {
 				t.Fatalf("middleware: %d %q %q", got.status, got.challenge, got.code)
 			}
 		})

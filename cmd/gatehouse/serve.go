@@ -138,6 +138,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		RevocationFeedSecret: cfg.RevocationFeedSecret,
 		RevocationHeartbeat:  cfg.RevocationHeartbeat,
 		RefreshCookiePath:    server.RefreshCookiePath(cfg.InlineRefresh),
+		LogoutClearSiteData:  cfg.LogoutClearSiteData,
 	})
 	if err != nil {
 		return err

@@ -72,6 +72,9 @@ type Config struct {
 	// InlineRefresh widens the refresh cookie's Path to / so that a guard
 	// on this site can refresh in the middle of a request.
 	InlineRefresh bool `yaml:"inline_refresh"`
+	// LogoutClearSiteData adds Clear-Site-Data: "cookies" to logout
+	// answers, which drops every cookie of the site, the app's own too.
+	LogoutClearSiteData bool `yaml:"logout_clear_site_data"`
 
 	Argon2 password.Params `yaml:"argon2"`
 	// HashMemoryBudgetMiB bounds the memory concurrent password hashes

@@ -146,10 +146,14 @@ var (
 
 	wantBadSig    = wants{server: srvInvalid, guard: guardInvalid(descSig)}
 	wantMalformed = wants{server: srvInvalid, guard: guardInvalid(descMalformed)}
-	wantBadClaims = wants{server: srvInvalid, guard: guardInvalid(descClaims)}
-	wantExpired   = wants{server: srvExpired, guard: guardInvalid(descExpired)}
-	wantNotYet    = wants{server: srvInvalid, guard: guardInvalid(descNotYet)}
-	wantEnded     = wants{server: srvEnded, guard: guardEnded}
+	// An Authorization header that is not one Bearer token: both read it
+	// with the one credential reader and answer RFC 6750 §3.1's 400.
+	invalidRequest     = outcome{status: 400, code: "invalid_request", challenge: `Bearer error="invalid_request"`}
+	wantInvalidRequest = wants{server: invalidRequest, guard: invalidRequest}
+	wantBadClaims      = wants{server: srvInvalid, guard: guardInvalid(descClaims)}
+	wantExpired        = wants{server: srvExpired, guard: guardInvalid(descExpired)}
+	wantNotYet         = wants{server: srvInvalid, guard: guardInvalid(descNotYet)}
+	wantEnded          = wants{server: srvEnded, guard: guardEnded}
 )
 
 // serverOnly is a row's wants when only the server applies.
@@ -770,13 +774,13 @@ func attackCatalogue() []attack {
 				tok := a.victim.AccessToken
 				return presented(tok[:20] + " " + tok[20:]), nil
 			},
-			want: wants{server: srvInvalid, guard: outcome{status: 401, code: "invalid_request", challenge: `Bearer error="invalid_request"`}}},
+			want: wantInvalidRequest},
 		attack{name: "tab inside a Bearer token", source: "RFC 6750 §2.1; RFC 7515 §7.1", targets: onServer | onGuard,
 			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
 				tok := a.victim.AccessToken
 				return presented(tok[:20] + "\t" + tok[20:]), nil
 			},
-			want: wants{server: srvInvalid, guard: outcome{status: 401, code: "invalid_request", challenge: `Bearer error="invalid_request"`}}},
+			want: wantInvalidRequest},
 		attack{name: "space inside the access cookie", source: "RFC 6265 §4.1.1; RFC 7515 §7.1", targets: onServer | onGuard,
 			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
 				tok := a.victim.AccessToken
@@ -789,7 +793,7 @@ func attackCatalogue() []attack {
 				return request{method: "GET", path: "/auth/session", headers: []string{
 					"Authorization", "Bearer " + forged, "Authorization", "Bearer " + a.victim.AccessToken}}, nil
 			},
-			want: wants{server: srvInvalid, guard: outcome{status: 401, code: "invalid_request", challenge: `Bearer error="invalid_request"`}}})
+			want: wantInvalidRequest})
 
 	// The right signature on the wrong token.
 	add(tokenRow("typ JWT instead of at+jwt", "RFC 8725 §3.11; RFC 9068 §2.1",

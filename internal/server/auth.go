@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
@@ -197,11 +198,11 @@ func (s *Server) handleLogin() http.Handler {
 // unknown, already ended or duplicated is simply ignored, and a failure
 // does not fail the login.
 func (s *Server) endReplacedSession(r *http.Request, newID string) {
-	rt, err := cookie(r, CookieRefresh)
-	if err != nil || rt == "" {
+	j, err := sessionCookies(r)
+	if err != nil || j.Refresh == "" {
 		return
 	}
-	old, err := s.engine.SessionOfRefreshToken(r.Context(), rt)
+	old, err := s.engine.SessionOfRefreshToken(r.Context(), j.Refresh)
 	if err != nil || old.ID == newID {
 		return
 	}
@@ -266,14 +267,12 @@ func (s *Server) handleRefresh() http.Handler {
 			return
 		}
 
-		rt, err := cookie(r, CookieRefresh)
-		if err == nil {
-			err = duplicateSessionCookie(r)
-		}
+		j, err := sessionCookies(r)
 		if err != nil {
 			writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
 			return
 		}
+		rt := j.Refresh
 		if rt == "" {
 			writeProblem(w, http.StatusUnauthorized, CodeInvalidRefreshToken, "no refresh token")
 			return
@@ -286,7 +285,7 @@ func (s *Server) handleRefresh() http.Handler {
 			}
 			// The refresh itself decides and reports ended, reused or unknown
 			// tokens; an unknown token has no session to bind CSRF to.
-		} else if !s.csrfOK(r, sess.ID) {
+		} else if !s.csrfOK(r, j, sess.ID) {
 			csrfFailed(w)
 			return
 		}
@@ -311,27 +310,15 @@ func (s *Server) cookieRefresh(w http.ResponseWriter, r *http.Request, rt string
 	return g, err
 }
 
-// duplicateSessionCookie returns errDuplicateCookie when any of the three
-// session cookies is present twice. A cookie-mode request is checked for
-// all three before it reads any: a second XSRF-TOKEN planted by a sibling
-// subdomain (cookie tossing) is then refused as what it is, on reads and
-// writes alike, exactly as the guard refuses it, rather than passing
-// unnoticed on a read and looking like a stale CSRF token on a write.
-func duplicateSessionCookie(r *http.Request) error {
-	for _, name := range [...]string{CookieAccess, CookieRefresh, CookieCSRF} {
-		if _, err := cookie(r, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // authenticated is a verified access token and how it arrived. The
 // principal may be shared with other requests (the guard's cache): read it,
 // never change it.
 type authenticated struct {
 	principal *guard.Principal
 	viaCookie bool
+	// jar holds the session cookies of a cookie-borne request, for its
+	// CSRF check.
+	jar credential.Jar
 }
 
 // authenticate reads and verifies the access token from the Authorization
@@ -339,25 +326,19 @@ type authenticated struct {
 // response itself and returns ok=false when the request is not
 // authenticated.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authenticated, bool) {
-	raw, viaCookie := "", false
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, found := strings.Cut(h, " ")
-		if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
-			writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "Authorization must be a Bearer token")
-			return authenticated{}, false
-		}
-		raw = strings.TrimSpace(tok)
-	} else {
-		c, err := cookie(r, CookieAccess)
-		if err == nil {
-			err = duplicateSessionCookie(r)
-		}
-		if err != nil {
+	raw, present, err := credential.Bearer(r)
+	if err != nil {
+		malformedAuthorization(w)
+		return authenticated{}, false
+	}
+	var jar credential.Jar
+	viaCookie := !present
+	if viaCookie {
+		if jar, err = sessionCookies(r); err != nil {
 			writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
 			return authenticated{}, false
 		}
-		raw, viaCookie = c, true
+		raw = jar.Access
 	}
 	if raw == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
@@ -367,7 +348,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 	p, err := s.verifier.Verify(r.Context(), raw)
 	switch {
 	case err == nil:
-		return authenticated{principal: p, viaCookie: viaCookie}, true
+		return authenticated{principal: p, viaCookie: viaCookie, jar: jar}, true
 	case errors.Is(err, guard.ErrRevoked):
 		// The guard's revocation set already knows the session ended: the
 		// same answer the database check in requireLive gives, one read
@@ -393,6 +374,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, detail)
 	}
 	return authenticated{}, false
+}
+
+// malformedAuthorization answers a request whose Authorization header is
+// not one Bearer token: 400 invalid_request with its challenge (RFC 6750
+// §3.1), as the guard answers it. It is never read past for the cookies.
+func malformedAuthorization(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+	writeProblem(w, http.StatusBadRequest, CodeBadRequest, credential.ErrMalformedAuthorization.Error())
 }
 
 // sessionEnded answers a request whose access token belongs to an ended
@@ -446,11 +435,15 @@ func (s *Server) handleLogout() http.Handler {
 		if _, ok := s.decodeOrProblem(w, r, &req); !ok {
 			return
 		}
-		sess, viaCookie, err := s.sessionForLogout(r, req)
+		sess, jar, err := s.sessionForLogout(r, req)
 		if err != nil {
-			var dup errDuplicateCookie
+			var dup *credential.DuplicateCookieError
 			if errors.As(err, &dup) {
 				writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, err.Error())
+				return
+			}
+			if errors.Is(err, credential.ErrMalformedAuthorization) {
+				malformedAuthorization(w)
 				return
 			}
 			if !errors.Is(err, session.ErrSessionEnded) && !errors.Is(err, session.ErrInvalidRefreshToken) {
@@ -459,7 +452,7 @@ func (s *Server) handleLogout() http.Handler {
 			}
 		}
 		if sess.ID != "" {
-			if viaCookie && !s.csrfOK(r, sess.ID) {
+			if jar != nil && !s.csrfOK(r, *jar, sess.ID) {
 				csrfFailed(w)
 				return
 			}
@@ -472,60 +465,61 @@ func (s *Server) handleLogout() http.Handler {
 	})
 }
 
-func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Session, bool, error) {
+// sessionForLogout finds the session a logout ends: the one of the body's
+// refresh token, else of the Authorization header's access token, else of
+// the cookies (the access cookie, or the refresh cookie once that has
+// expired). jar is non-nil when the cookies named it, and the request then
+// needs the CSRF check. A malformed Authorization header is refused
+// whatever else the request carries: answering "logged out" while the
+// session its cookies name lives on would be a lie.
+func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Session, *credential.Jar, error) {
+	tok, present, err := credential.Bearer(r)
+	if err != nil {
+		return store.Session{}, nil, err
+	}
 	if req.RefreshToken != "" {
 		sess, err := s.engine.SessionOfRefreshToken(r.Context(), req.RefreshToken)
-		return sess, false, err
+		return sess, nil, err
 	}
 	// A token the guard refuses has no session to end, so logging out with
 	// it is a no-op, except when the guard could not check revocations
 	// (guard.ErrFeedDown): then the token may be good and the session
 	// live, and answering "logged out" would be a lie.
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, _ := strings.Cut(h, " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			c, err := s.verifier.Verify(r.Context(), strings.TrimSpace(tok))
-			if err == nil {
-				sess, err := s.engine.Live(r.Context(), c.SessionID)
-				return sess, false, err
-			}
-			if errors.Is(err, guard.ErrFeedDown) {
-				return store.Session{}, false, err
-			}
-		}
-		return store.Session{}, false, session.ErrSessionEnded
-	}
-	if err := duplicateSessionCookie(r); err != nil {
-		return store.Session{}, true, err
-	}
-	at, err := cookie(r, CookieAccess)
-	if err != nil {
-		return store.Session{}, true, err
-	}
-	var feedDown error
-	if at != "" {
-		c, err := s.verifier.Verify(r.Context(), at)
+	if present {
+		c, err := s.verifier.Verify(r.Context(), tok)
 		if err == nil {
 			sess, err := s.engine.Live(r.Context(), c.SessionID)
-			return sess, true, err
+			return sess, nil, err
+		}
+		if errors.Is(err, guard.ErrFeedDown) {
+			return store.Session{}, nil, err
+		}
+		return store.Session{}, nil, session.ErrSessionEnded
+	}
+	j, err := sessionCookies(r)
+	if err != nil {
+		return store.Session{}, nil, err
+	}
+	var feedDown error
+	if j.Access != "" {
+		c, err := s.verifier.Verify(r.Context(), j.Access)
+		if err == nil {
+			sess, err := s.engine.Live(r.Context(), c.SessionID)
+			return sess, &j, err
 		}
 		if errors.Is(err, guard.ErrFeedDown) {
 			feedDown = err
 		}
 	}
 	// The refresh cookie finds the session without the guard.
-	rt, err := cookie(r, CookieRefresh)
-	if err != nil {
-		return store.Session{}, true, err
-	}
-	if rt == "" {
+	if j.Refresh == "" {
 		if feedDown != nil {
-			return store.Session{}, true, feedDown
+			return store.Session{}, &j, feedDown
 		}
-		return store.Session{}, true, session.ErrSessionEnded
+		return store.Session{}, &j, session.ErrSessionEnded
 	}
-	sess, err := s.engine.SessionOfRefreshToken(r.Context(), rt)
-	return sess, true, err
+	sess, err := s.engine.SessionOfRefreshToken(r.Context(), j.Refresh)
+	return sess, &j, err
 }
 
 // logoutAllRequest is the optional body of POST /auth/logout-all.
@@ -587,10 +581,13 @@ func csrfFailed(w http.ResponseWriter) {
 	writeProblem(w, http.StatusForbidden, CodeCSRF, "missing or invalid "+HeaderCSRF+" header")
 }
 
-// loggedOut ends a logout response: the cookies are expired one by one,
-// and Clear-Site-Data asks the browser to drop any others of this site.
+// loggedOut ends a logout response: Gatehouse's cookies are expired by
+// name, and only with LogoutClearSiteData does Clear-Site-Data (W3C Clear
+// Site Data §3.1) ask the browser to drop every cookie of the site.
 func (s *Server) loggedOut(w http.ResponseWriter) {
 	s.clearSessionCookies(w)
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	if s.cfg.LogoutClearSiteData {
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -53,7 +53,7 @@ func TestBadInput(t *testing.T) {
 		{"huge cookie", "/auth/session", "", []string{"Cookie", "__Host-gh_at=" + strings.Repeat("x", 64<<10)}, 431, "headers_too_large"},
 		{"oversize access token", "/auth/session", "", []string{"Authorization", "Bearer " + strings.Repeat("x", 9<<10)}, 401, "invalid_token"},
 		{"garbage access token", "/auth/session", "", []string{"Authorization", "Bearer a.b.c"}, 401, "invalid_token"},
-		{"Basic auth", "/auth/session", "", []string{"Authorization", "Basic YTpi"}, 401, "invalid_token"},
+		{"Basic auth", "/auth/session", "", []string{"Authorization", "Basic YTpi"}, 400, "invalid_request"},
 		{"garbage refresh token", "/auth/refresh", `{"refresh_token":"ghr_nope"}`, js, 401, "invalid_refresh_token"},
 		{"oversize refresh token", "/auth/refresh", `{"refresh_token":"ghr_` + strings.Repeat("A", 5000) + `"}`, js, 401, "invalid_refresh_token"},
 		{"wrong grant type", "/auth/refresh", `{"grant_type":"password","refresh_token":"x"}`, js, 400, "invalid_request"},

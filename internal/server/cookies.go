@@ -1,10 +1,10 @@
 package server
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -87,39 +87,19 @@ func maxAge(t, now time.Time) int {
 	return s
 }
 
-// errDuplicateCookie: the request carries two cookies of one name. A
-// browser sends that when a second cookie was planted with another Domain
-// or Path (cookie tossing); which one is genuine cannot be told, so the
-// request is refused rather than guessed at.
-type errDuplicateCookie struct{ name string }
+// cookieNames are the session cookies as the credential reader, which
+// the guard uses too, looks for them.
+var cookieNames = credential.Names{Access: CookieAccess, Refresh: CookieRefresh, CSRF: CookieCSRF}
 
-func (e errDuplicateCookie) Error() string { return "cookie " + e.name + " is present more than once" }
-
-// cookie returns the single value of the named cookie, "" if absent.
-func cookie(r *http.Request, name string) (string, error) {
-	var (
-		val   string
-		found bool
-	)
-	for _, c := range r.CookiesNamed(name) {
-		if found {
-			return "", errDuplicateCookie{name}
-		}
-		val, found = c.Value, true
-	}
-	return val, nil
+// sessionCookies returns the request's session cookies; a name present
+// twice is a *credential.DuplicateCookieError.
+func sessionCookies(r *http.Request) (credential.Jar, error) {
+	return credential.Cookies(r, cookieNames)
 }
 
 // csrfOK checks the double-submit: the header must equal the cookie, and
 // be a token minted for this very session.
-func (s *Server) csrfOK(r *http.Request, sid string) bool {
-	header := r.Header.Get(HeaderCSRF)
-	c, err := cookie(r, CookieCSRF)
-	if err != nil || header == "" || c == "" {
-		return false
-	}
-	if subtle.ConstantTimeCompare([]byte(header), []byte(c)) != 1 {
-		return false
-	}
-	return s.engine.CSRFValid(sid, header)
+func (s *Server) csrfOK(r *http.Request, j credential.Jar, sid string) bool {
+	v, ok := credential.Submitted(r, HeaderCSRF, j)
+	return ok && s.engine.CSRFValid(sid, v)
 }

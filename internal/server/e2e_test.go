@@ -65,8 +65,8 @@ func TestEndToEnd(t *testing.T) {
 	if r.StatusCode != 204 {
 		t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
 	}
-	if got := r.Header.Get("Clear-Site-Data"); got != `"cookies"` {
-		t.Errorf("Clear-Site-Data = %q", got)
+	if got := r.Header.Get("Clear-Site-Data"); got != "" {
+		t.Errorf("Clear-Site-Data = %q, want none (logout_clear_site_data is off)", got)
 	}
 	for _, name := range []string{"__Host-gh_at", "XSRF-TOKEN"} {
 		if v := b.cookie("/auth/refresh", name); v != "" {

@@ -18,79 +18,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/credential/credentialtest"
 )
 
 // The fuzz targets of the server's request parsing
 // (docs/security/fuzzing.md). Each holds the code to a property, or to a
 // simple reference implementation, not only to "does not panic".
-
-// refCookies is the reference reading of Cookie headers (RFC 6265 §5.4,
-// with net/http's leniencies): pairs split at ";" and trimmed of white
-// space, cut at the first "=" (a pair without one is a name with an empty
-// value), the name trimmed too; a value may be quoted once and is
-// otherwise cookie-octets, space and comma. It returns the values of the
-// pairs named name.
-func refCookies(headers []string, name string) []string {
-	var out []string
-	for _, h := range headers {
-		for part := range strings.SplitSeq(h, ";") {
-			n, v, _ := strings.Cut(strings.Trim(part, " \t\r\n"), "=")
-			if strings.Trim(n, " \t\r\n") != name {
-				continue
-			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			valid := true
-			for _, c := range []byte(v) {
-				if c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
-					valid = false
-				}
-			}
-			if valid {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
-}
-
-// FuzzCookie: cookie() refuses exactly the requests in which the reference
-// reader finds the cookie more than once (cookie tossing), and otherwise
-// returns the value the reference finds, or "".
-func FuzzCookie(f *testing.F) {
-	f.Add("__Host-gh_at=eyJhbGciOiJFUzI1NiJ9.e30.c2ln; XSRF-TOKEN=abc.def", "", uint8(0))
-	f.Add("XSRF-TOKEN=a; XSRF-TOKEN=b", "", uint8(2))
-	f.Add("__Secure-gh_rt=ghr_x", "__Secure-gh_rt=ghr_y", uint8(1))
-	f.Add(`XSRF-TOKEN="quoted"; XSRF-TOKEN="bad`, "", uint8(2))
-	f.Add("xsrf-token=a; XSRF-TOKEN =b;  XSRF-TOKEN=c", "", uint8(2))
-	f.Add("__Host-gh_at=; __Host-gh_at=", "\t__Host-gh_at=x\t", uint8(0))
-	names := []string{CookieAccess, CookieRefresh, CookieCSRF}
-	f.Fuzz(func(t *testing.T, h1, h2 string, which uint8) {
-		name := names[int(which)%len(names)]
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		var headers []string
-		for _, h := range []string{h1, h2} {
-			if h != "" {
-				r.Header.Add("Cookie", h)
-				headers = append(headers, h)
-			}
-		}
-		if strings.Count(h1+h2, ";") > 1000 {
-			return // net/http reads no cookie at all past its limit on their number
-		}
-		got, err := cookie(r, name)
-		want := refCookies(headers, name)
-		switch {
-		case len(want) > 1 && err == nil:
-			t.Fatalf("%q: %s is there %d times %q, and cookie() returned %q", headers, name, len(want), want, got)
-		case len(want) <= 1 && err != nil:
-			t.Fatalf("%q: %s is there %d times %q, and cookie() refused it: %v", headers, name, len(want), want, err)
-		case len(want) == 1 && got != want[0], len(want) == 0 && got != "":
-			t.Fatalf("%q: cookie() read %q, reference %q", headers, got, want)
-		}
-	})
-}
 
 // authVerifier stands in for the guard: it records the token it is asked
 // about and accepts one.
@@ -155,12 +88,12 @@ func FuzzAuthorization(f *testing.F) {
 					t.Fatalf("Authorization %q: verifier asked about %q", authz, tok)
 				}
 			}
-			if b64, isRFC := rfc6750Token(authz); isRFC && (!asked || v.got[0] != b64) {
+			if b64, isRFC := credentialtest.BearerToken(authz); isRFC && (!asked || v.got[0] != b64) {
 				t.Fatalf("RFC 6750 credentials %q: verifier asked %q", authz, v.got)
 			}
 			return
 		}
-		vals := refCookies([]string{cookies}, CookieAccess)
+		vals := credentialtest.Cookies([]string{cookies}, CookieAccess)
 		switch {
 		case len(vals) > 1 && (asked || w.Code != http.StatusBadRequest):
 			t.Fatalf("duplicate access cookie %q: asked %q, status %d", cookies, v.got, w.Code)
@@ -170,25 +103,6 @@ func FuzzAuthorization(f *testing.F) {
 			t.Fatalf("no access cookie in %q, verifier asked %q", cookies, v.got)
 		}
 	})
-}
-
-// rfc6750Token returns the token of `Bearer 1*SP b64token` credentials.
-func rfc6750Token(v string) (string, bool) {
-	scheme, rest, ok := strings.Cut(v, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok := strings.TrimLeft(rest, " ")
-	body := strings.TrimRight(tok, "=")
-	if body == "" {
-		return "", false
-	}
-	for _, c := range []byte(body) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			return "", false
-		}
-	}
-	return tok, true
 }
 
 var fuzzProxies = []netip.Prefix{

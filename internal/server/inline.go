@@ -28,10 +28,11 @@ func (s *Server) InlineRefresher() *CookieRefresher { return &CookieRefresher{s:
 // are expired on w, as /auth/refresh does.
 func (c *CookieRefresher) Refresh(w http.ResponseWriter, r *http.Request) (string, error) {
 	s := c.s
-	rt, err := cookie(r, CookieRefresh)
+	j, err := sessionCookies(r)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", session.ErrInvalidRefreshToken, err)
 	}
+	rt := j.Refresh
 	if rt == "" {
 		return "", session.ErrInvalidRefreshToken
 	}

@@ -60,6 +60,13 @@ type Config struct {
 	// or "/" for in-line refresh by a guard on this site (inline_refresh;
 	// the trade-off is in docs/tokens.md).
 	RefreshCookiePath string
+	// LogoutClearSiteData adds Clear-Site-Data: "cookies" to logout
+	// answers (logout_clear_site_data). Off by default: the header drops
+	// every cookie of the site, not only Gatehouse's, and behind the
+	// single-host reverse proxy the docs recommend the site is the app's,
+	// so a logout would sign the user out of the app's own cookies too.
+	// Gatehouse's cookies are expired by name either way.
+	LogoutClearSiteData bool
 }
 
 // Verifier verifies an access token: *guard.Guard, the same code resource

@@ -33,7 +33,7 @@ func (s *Server) requireLive(w http.ResponseWriter, r *http.Request) (caller, bo
 	if !ok {
 		return caller{}, false
 	}
-	if a.viaCookie && !safeMethod(r.Method) && !s.csrfOK(r, a.principal.SessionID) {
+	if a.viaCookie && !safeMethod(r.Method) && !s.csrfOK(r, a.jar, a.principal.SessionID) {
 		csrfFailed(w)
 		return caller{}, false
 	}

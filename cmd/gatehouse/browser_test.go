@@ -160,7 +160,7 @@ func loginJS(t *testing.T, tab context.Context, base string) {
 // request, so a test can count the requests the server really received.
 func demoServer(t *testing.T, env map[string]string) *child {
 	t.Helper()
-	data := t.TempDir()
+	data := migratedData(t)
 	if _, err := cli(t, map[string]string{"GATEHOUSE_DATA": data}, browserPassword+"\n", "user", "add", browserUser, "--password-stdin"); err != nil {
 		t.Fatal(err)
 	}

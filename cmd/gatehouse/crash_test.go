@@ -43,7 +43,7 @@ func TestCrashConsistency(t *testing.T) {
 		refreshPerRun = 8   // refreshes per session before a new login
 		pw            = "crash-test-passphrase"
 	)
-	data := t.TempDir()
+	data := migratedData(t)
 	if _, err := cli(t, map[string]string{"GATEHOUSE_DATA": data}, pw+"\n", "user", "add", "crash", "--password-stdin"); err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestGuardInAnotherProcess(t *testing.T) {
 		pw       = "feed-test-passphrase"
 		bound    = time.Second
 	)
-	data := t.TempDir()
+	data := migratedData(t)
 	if _, err := cli(t, map[string]string{"GATEHOUSE_DATA": data}, pw+"\n", "user", "add", "rs", "--password-stdin"); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestInlineRefresh(t *testing.T) {
 	}{{"on", true}, {"off", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			data := t.TempDir()
+			data := migratedData(t)
 			if _, err := cli(t, map[string]string{"GATEHOUSE_DATA": data}, pw+"\n", "user", "add", "ines", "--password-stdin"); err != nil {
 				t.Fatal(err)
 			}

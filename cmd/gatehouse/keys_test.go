@@ -18,7 +18,7 @@ import (
 // command with one line; key_encryption_key_previous re-encrypts under a
 // new key.
 func TestCLIKeyEncryption(t *testing.T) {
-	data := t.TempDir()
+	data := migratedData(t)
 	kek1 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
 	kek2 := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
 	env := func(kek, prev string) map[string]string {

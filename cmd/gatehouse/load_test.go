@@ -55,7 +55,7 @@ func TestLoadLogins(t *testing.T) {
 		overheadMiB = memoryOverheadMiB + outsideGoMiB
 		pw          = "load-test-passphrase"
 	)
-	data := t.TempDir()
+	data := migratedData(t)
 	for i := range accounts {
 		if _, err := cli(t, map[string]string{"GATEHOUSE_DATA": data}, pw+"\n", "user", "add", loadUser(i), "--password-stdin"); err != nil {
 			t.Fatal(err)

@@ -29,7 +29,7 @@ func cli(t *testing.T, env map[string]string, stdin string, args ...string) (str
 }
 
 func TestCLIUsers(t *testing.T) {
-	data := t.TempDir()
+	data := migratedData(t)
 	env := map[string]string{"GATEHOUSE_DATA": data}
 	steps := []struct {
 		name    string

@@ -59,6 +59,10 @@ func startCluster(t *testing.T, n int) *cluster {
 	for k, v := range env {
 		cliEnv[k] = v
 	}
+	// Only serve and migrate set up a database.
+	if _, err := cli(t, cliEnv, "", "migrate"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := cli(t, cliEnv, clusterPass+"\n", "user", "add", clusterUser, "--password-stdin"); err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,10 @@ func TestPostgresRestart(t *testing.T) {
 		"GATEHOUSE_LOGIN_LIMITS_IP_PER_MINUTE": "100000",
 		"GATEHOUSE_LOGIN_LIMITS_IP_BURST":      "100000",
 	}
+	// Only serve and migrate set up a database.
+	if _, err := cli(t, env, "", "migrate"); err != nil {
+		t.Fatal(err)
+	}
 	for i := range workers {
 		if _, err := cli(t, env, pw+"\n", "user", "add", restartUser(i), "--password-stdin"); err != nil {
 			t.Fatal(err)

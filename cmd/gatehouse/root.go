@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -96,20 +99,51 @@ var (
 // postgres:// URL (config.Resolve has refused anything else), SQLite in
 // the data directory when it is empty. migrate applies pending
 // PostgreSQL migrations; SQLite, one file owned by one node, always
-// migrates on open.
+// migrates on open. It sets up a database that is not there yet, as
+// serve and migrate do.
 func openDatabase(ctx context.Context, cfg config.Config, migrate bool) (database, error) {
+	return openStore(ctx, cfg, migrate, true)
+}
+
+// openStore is openDatabase, and with create false it is for the commands
+// that only use a database (user, sessions, keys): run from the wrong
+// directory, they would otherwise create an empty one in ./data and report
+// on that, or rotate its keys. It then refuses an SQLite file that does
+// not exist and a PostgreSQL schema that was never migrated.
+func openStore(ctx context.Context, cfg config.Config, migrate, create bool) (database, error) {
 	if config.IsPostgres(cfg.Database) {
-		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{MigrateOnStart: migrate})
+		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{MigrateOnStart: migrate, RequireSchema: !create})
 		if err != nil {
 			return nil, err
 		}
 		return db, nil
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, sqlite.FileName))
+	path := filepath.Join(cfg.Data, sqlite.FileName)
+	if !create {
+		if err := sqliteExists(path); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	return db, nil
+}
+
+// sqliteExists refuses a database file that is not there, naming where
+// it was looked for and how to point the command elsewhere. Any other
+// error is left to sqlite.Open, which reports it with the path.
+func sqliteExists(path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	shown := path
+	if abs, err := filepath.Abs(path); err == nil {
+		shown = abs
+	}
+	return fmt.Errorf("no Gatehouse database at %s: only serve and migrate create one; "+
+		"point --data or GATEHOUSE_DATA (or the config file's data) at the data directory that holds it", shown)
 }
 
 // app is the wired-together core shared by the server and the CLI.
@@ -127,8 +161,10 @@ type app struct {
 }
 
 // openApp opens the database and builds the engine. cfg must be resolved.
-func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger) (*app, error) {
-	db, err := openDatabase(ctx, cfg.Config, cfg.MigrateOnStart)
+// create lets it set up a database that is not there yet (serve); without
+// it a missing one is an error (openExistingDatabase).
+func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger, create bool) (*app, error) {
+	db, err := openStore(ctx, cfg.Config, cfg.MigrateOnStart, create)
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	}
 	log := newLogger(e.stderr, cfg.Config)
 
-	a, err := e.openApp(ctx, cfg, log)
+	a, err := e.openApp(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}

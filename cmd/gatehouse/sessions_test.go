@@ -21,7 +21,7 @@ import (
 // server runs on the same data directory, and checks at the server that
 // what the CLI revoked is refused and what it left alone still works.
 func TestCLISessions(t *testing.T) {
-	data := t.TempDir()
+	data := migratedData(t)
 	env := map[string]string{"GATEHOUSE_DATA": data}
 	const pw = "s3cret-passphrase"
 	for _, name := range []string{"alice", "bob"} {

@@ -19,7 +19,8 @@ import (
 
 // withApp loads and resolves the configuration and opens the core for a
 // command-line operation on the database (safe while the server runs:
-// SQLite in WAL mode serialises the writers).
+// SQLite in WAL mode serialises the writers). The database must exist:
+// only serve and migrate create one.
 func (e *env) withApp(cmd *cobra.Command, fn func(ctx context.Context, a *app) error) error {
 	c, err := e.load(cmd)
 	if err != nil {
@@ -29,7 +30,7 @@ func (e *env) withApp(cmd *cobra.Command, fn func(ctx context.Context, a *app) e
 	if err != nil {
 		return err
 	}
-	a, err := e.openApp(cmd.Context(), cfg, newLogger(io.Discard, c))
+	a, err := e.openApp(cmd.Context(), cfg, newLogger(io.Discard, c), false)
 	if err != nil {
 		return err
 	}

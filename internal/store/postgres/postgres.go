@@ -75,6 +75,11 @@ type Options struct {
 	// binary's, so that migrations can be run once, by an operator or a
 	// release job (gatehouse migrate), instead of by every node.
 	MigrateOnStart bool
+	// RequireSchema refuses a database that was never migrated (no
+	// applied migration in goose's version table), before anything is
+	// created in it: the commands that only use a database must not set
+	// one up in whatever schema the URL happens to lead to.
+	RequireSchema bool
 }
 
 // DB is an open Gatehouse database on PostgreSQL.
@@ -101,6 +106,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// Connect now, so that a wrong host or password is reported as such
 	// rather than as a failed migration.
 	if err := db.Ping(ctx); err != nil {
+		_ = db.Close() // always nil: the pool's Close returns nothing
+		return nil, err
+	}
+	if opts.RequireSchema {
+		err = db.requireSchema(ctx)
+	}
+	if err != nil {
 		_ = db.Close() // always nil: the pool's Close returns nothing
 		return nil, err
 	}
@@ -191,6 +203,25 @@ func (db *DB) checkVersion(ctx context.Context) error {
 	srcs := p.ListSources()
 	if want := srcs[len(srcs)-1].Version; have < want {
 		return fmt.Errorf("postgres: the database schema is at version %d and this binary needs %d: run gatehouse migrate (or set migrate_on_start)", have, want)
+	}
+	return nil
+}
+
+// requireSchema refuses a database in which no migration was ever
+// applied. It only reads: goose itself would create its version table.
+func (db *DB) requireSchema(ctx context.Context) error {
+	// goose.DefaultTablename, the table provider() lets goose use.
+	var migrated bool
+	err := db.pool.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&migrated)
+	if err == nil && migrated {
+		err = db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM goose_db_version WHERE version_id > 0 AND is_applied)`).Scan(&migrated)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: schema version: %w", formatError(err))
+	}
+	if !migrated {
+		return errors.New("postgres: the database has no Gatehouse schema (it was never migrated): only serve and migrate create one; " +
+			"run gatehouse migrate, or check database (GATEHOUSE_DATABASE) and its search_path")
 	}
 	return nil
 }

@@ -2,8 +2,7 @@ package guard_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -19,20 +18,23 @@ import (
 )
 
 // exampleIssuer stands in for Gatehouse: a key, its JWKS, and tokens.
+// It signs with Ed25519 (EdDSA), whose signatures have one spelling; an
+// ES256 issuer must write low-S signatures, which the guard insists on
+// and go-jose's own ECDSA signer does not guarantee.
 type exampleIssuer struct {
-	key  *ecdsa.PrivateKey
+	key  ed25519.PrivateKey
 	jwks []byte
 }
 
 func newExampleIssuer() *exampleIssuer {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: key.Public(), KeyID: "key-1", Algorithm: "ES256", Use: "sig"}}})
+		{Key: pub, KeyID: "key-1", Algorithm: "EdDSA", Use: "sig"}}})
 	return &exampleIssuer{key: key, jwks: jwks}
 }
 
 func (i *exampleIssuer) token(roles ...string) string {
-	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: i.key, KeyID: "key-1"}},
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: i.key, KeyID: "key-1"}},
 		(&jose.SignerOptions{}).WithType("at+jwt"))
 	now := time.Now()
 	raw, _ := jwt.Signed(signer).Claims(map[string]any{

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 const (
@@ -98,8 +99,11 @@ func (k *testKey) mint(t testing.TB, headers map[string]any, claims map[string]a
 			opts = opts.WithHeader(jose.HeaderKey(h), v)
 		}
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.alg),
-		Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}}, opts)
+	var key any = jose.JSONWebKey{Key: k.priv, KeyID: k.kid}
+	if ec, ok := k.priv.(*ecdsa.PrivateKey); ok {
+		key = token.ES256Signer(ec, k.kid) // low S, as Gatehouse signs and the guard insists
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.alg), Key: key}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,13 +135,10 @@ func (k *testKey) sign(t testing.TB, input string) []byte {
 	sum := sha256.Sum256([]byte(input))
 	switch p := k.priv.(type) {
 	case *ecdsa.PrivateKey:
-		r, s, err := ecdsa.Sign(rand.Reader, p, sum[:])
+		sig, err := token.SignES256(p, []byte(input))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
 		return sig
 	case ed25519.PrivateKey:
 		return ed25519.Sign(p, []byte(input))

@@ -1,8 +1,10 @@
 package guard
 
 import (
+	"crypto/elliptic"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"testing"
 	"time"
@@ -143,4 +145,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: scan %+v, encoding/json %+v", b, h, ref)
 		}
 	})
+}
+
+// TestP256HalfOrder: the low-S bound is ⌊N/2⌋ of P-256.
+func TestP256HalfOrder(t *testing.T) {
+	want := new(big.Int).Rsh(elliptic.P256().Params().N, 1).FillBytes(make([]byte, 32))
+	if p256HalfOrder != string(want) {
+		t.Fatalf("p256HalfOrder %x, want %x", p256HalfOrder, want)
+	}
+	if n := elliptic.P256().Params().N.FillBytes(make([]byte, 32)); p256Order != string(n) {
+		t.Fatalf("p256Order %x, want %x", p256Order, n)
+	}
 }

@@ -251,6 +251,13 @@ func verifySignature(key Key, input string, sig []byte) error {
 		if len(sig) != 64 || !scalarInRange(sig[:32]) || !scalarInRange(sig[32:]) {
 			return fmt.Errorf("%w: ECDSA signature out of range", ErrSignature)
 		}
+		// Low S only: (r, n−s) verifies whenever (r, s) does, so without
+		// this every token would have a second spelling, a different
+		// string for caches, logs and denylists. Gatehouse signs with
+		// s ≤ n/2 (internal/token/lows.go; BIP 62's rule).
+		if bytes.Compare(sig[32:], []byte(p256HalfOrder)) > 0 {
+			return fmt.Errorf("%w: ECDSA signature not in low-S form", ErrSignature)
+		}
 		sum := sha256.Sum256([]byte(input))
 		if !ecdsa.VerifyASN1(pub, sum[:], rawToASN1(sig)) {
 			return ErrSignature
@@ -275,6 +282,9 @@ func verifySignature(key Key, input string, sig []byte) error {
 
 // p256Order is N, the order of the P-256 group, big-endian.
 const p256Order = "\xff\xff\xff\xff\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xbc\xe6\xfa\xad\xa7\x17\x9e\x84\xf3\xb9\xca\xc2\xfc\x63\x25\x51"
+
+// p256HalfOrder is ⌊N/2⌋, big-endian: the largest S a low-S signature has.
+const p256HalfOrder = "\x7f\xff\xff\xff\x80\x00\x00\x00\x7f\xff\xff\xff\xff\xff\xff\xff\xde\x73\x7d\x56\xd3\x8b\xcf\x42\x79\xdc\xe5\x61\x7e\x31\x92\xa8"
 
 // scalarInRange reports whether the 32-byte big-endian b is in [1, N-1].
 func scalarInRange(b []byte) bool {

@@ -2,10 +2,15 @@ package guard_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"net/http"
 	"reflect"
 	"strings"
@@ -147,6 +152,7 @@ func TestVerifyRejections(t *testing.T) {
 		{"ECDSA r=s=0", g[0] + "." + g[1] + "." + b64(string(make([]byte, 64))), guard.ErrSignature, chSig},
 		{"ECDSA r=N", g[0] + "." + g[1] + "." + hexSig(p256N+strings.Repeat("0", 63)+"1"), guard.ErrSignature, chSig},
 		{"ECDSA s=N", g[0] + "." + g[1] + "." + hexSig(strings.Repeat("0", 63)+"1"+p256N), guard.ErrSignature, chSig},
+		{"ECDSA (r, n-s) twin of a valid signature", highS(t, e.es.priv.Public().(*ecdsa.PublicKey), good), guard.ErrSignature, chSig},
 		{"ECDSA DER signature", g[0] + "." + g[1] + "." + b64(string(make([]byte, 70))), guard.ErrSignature, chSig},
 		{"extra dots", good + ".", guard.ErrMalformed, chMalform},
 		{"many dots", strings.Repeat(".", 1000), guard.ErrMalformed, chMalform},
@@ -283,4 +289,23 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// highS returns the (r, n−s) twin of the ES256 signature of a compact
+// token, and checks that plain ECDSA accepts it (malleability is real: only
+// the guard's low-S rule refuses it).
+func highS(t *testing.T, pub *ecdsa.PublicKey, tok string) string {
+	t.Helper()
+	input, seg, _ := strings.Cut(tok[strings.Index(tok, ".")+1:], ".")
+	input = tok[:strings.Index(tok, ".")] + "." + input
+	sig, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("not an ES256 signature: %q", seg)
+	}
+	s := new(big.Int).Sub(elliptic.P256().Params().N, new(big.Int).SetBytes(sig[32:]))
+	sum := sha256.Sum256([]byte(input))
+	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), s) {
+		t.Fatal("the twin does not verify under plain ECDSA")
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), sig[:32]...), s.FillBytes(make([]byte, 32))...))
 }

@@ -471,15 +471,25 @@ func (a *arena) header(extra string) string {
 func es256(t *testing.T, key *ecdsa.PrivateKey, header string, payload []byte) string {
 	t.Helper()
 	input := b64u([]byte(header)) + "." + b64u(payload)
-	sum := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
+	sig, err := token.SignES256(key, []byte(input))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
 	return input + "." + b64u(sig)
+}
+
+// highS returns the other signature of a low-S ES256 signature, (r, n−s):
+// it verifies under plain ECDSA whenever the original does.
+func highS(t *testing.T, sig64 string) []byte {
+	t.Helper()
+	sig, err := base64.RawURLEncoding.DecodeString(sig64)
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("not an ES256 signature: %q", sig64)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	out := append([]byte(nil), sig[:32]...)
+	return append(out, s.FillBytes(make([]byte, 32))...)
 }
 
 // hs256 "signs" with HMAC-SHA-256 keyed by secret: what a verifier that
@@ -649,6 +659,11 @@ func attackCatalogue() []attack {
 			func(t *testing.T, a *arena) string {
 				s := segments(a.forge(t, "", map[string]any{"sub": a.userID(t, adminUser), "roles": []string{"admin"}}))
 				return s[0] + "." + s[1] + "." + b64u(make([]byte, 64))
+			}, wantBadSig),
+		tokenRow("ECDSA malleability: the (r, n-s) twin of a valid token", "RFC 7518 §3.4; BIP 62; ASVS 9.1.1",
+			func(t *testing.T, a *arena) string {
+				s := segments(a.victim.AccessToken)
+				return s[0] + "." + s[1] + "." + b64u(highS(t, s[2]))
 			}, wantBadSig),
 		tokenRow("tampered claims under the original signature", "RFC 7515 §5.2; ASVS 9.1.1",
 			func(t *testing.T, a *arena) string {

@@ -161,8 +161,12 @@ func parseKey(sk store.SigningKey) (*Key, error) {
 	default:
 		return nil, fmt.Errorf("token: key %s: unsupported key type %T", sk.KID, raw)
 	}
+	var signingKey any = jose.JSONWebKey{Key: priv, KeyID: sk.KID}
+	if ec, ok := priv.(*ecdsa.PrivateKey); ok {
+		signingKey = ES256Signer(ec, sk.KID) // low-S only: see lows.go
+	}
 	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Alg), Key: jose.JSONWebKey{Key: priv, KeyID: sk.KID}},
+		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Alg), Key: signingKey},
 		(&jose.SignerOptions{}).WithType(TypeAccessToken))
 	if err != nil {
 		return nil, fmt.Errorf("token: key %s: %w", sk.KID, err)

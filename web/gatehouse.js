@@ -94,6 +94,32 @@ export function createClient(options = {}) {
   const csrfToken = options.csrfToken ?? readCSRFCookie;
 
   /**
+   * When a refresh of this origin last succeeded, as a high-resolution
+   * wall-clock time: in localStorage, so that every tab of the origin sees
+   * it, and in memory where storage is unavailable. The XSRF-TOKEN value
+   * is the session's for its whole life (Angular's interceptor retries
+   * with the value it first sent), so it no longer tells that a refresh
+   * happened; this does.
+   */
+  const refreshedKey = `${lockName}:refreshed-at`;
+  let refreshedAtHere = 0;
+  function refreshedAt() {
+    try {
+      return Math.max(refreshedAtHere, Number(globalThis.localStorage?.getItem(refreshedKey)) || 0);
+    } catch {
+      return refreshedAtHere; // storage blocked: this tab's own refreshes only
+    }
+  }
+  function markRefreshed() {
+    refreshedAtHere = now();
+    try {
+      globalThis.localStorage?.setItem(refreshedKey, String(refreshedAtHere));
+    } catch {
+      // storage blocked: other tabs fall back on the server's grace window
+    }
+  }
+
+  /**
    * The in-tab single flight, used only where Web Locks is missing: the
    * refresh running now, which every caller that needs one awaits.
    * @type {Promise<boolean>|null}
@@ -174,7 +200,7 @@ export function createClient(options = {}) {
       if (!SAFE_METHODS.has(method) && token && !headers.has("X-XSRF-TOKEN")) {
         headers.set("X-XSRF-TOKEN", token);
       }
-      return { token, response: rawFetch(target, { credentials, ...init, headers }) };
+      return { sentAt: now(), response: rawFetch(target, { credentials, ...init, headers }) };
     };
 
     const first = send(input);
@@ -192,16 +218,15 @@ export function createClient(options = {}) {
     if (code !== "invalid_token") {
       return res;
     }
-    if (!(await refresh(first.token))) {
+    if (!(await refresh(first.sentAt))) {
       return res;
     }
     return send(again).response;
   }
 
   /**
-   * Makes sure the access token is fresh after a request sent with the
-   * CSRF token sentToken failed with invalid_token. Resolves true when
-   * the caller should retry.
+   * Makes sure the access token is fresh after a request sent at sentAt
+   * failed with invalid_token. Resolves true when the caller should retry.
    *
    * At most one refresh runs at a time across all tabs of the origin.
    * Without that, N tabs (or N parallel calls) whose access token expired
@@ -210,25 +235,22 @@ export function createClient(options = {}) {
    * would trip reuse detection and end the session for everyone.
    *
    * Web Locks (navigator.locks) queues the tabs. Whoever holds the lock
-   * first refreshes; every refresh sets a new XSRF-TOKEN cookie, so a
-   * waiter that finds the cookie changed since its request was sent knows
-   * another tab (or another call in this tab) already refreshed, and just
-   * retries. Where Web Locks is missing, calls within this tab share one
-   * refresh promise; tabs then rely on the server's grace window.
+   * first refreshes and records when it succeeded, so a waiter that finds
+   * a refresh newer than its request knows another tab (or another call
+   * in this tab) already refreshed, and just retries. Where Web Locks is
+   * missing, calls within this tab share one refresh promise; tabs then
+   * rely on the server's grace window.
    *
-   * @param {string} sentToken the XSRF-TOKEN the failed request carried
+   * @param {number} sentAt when the failed request was sent (now())
    * @returns {Promise<boolean>}
    */
-  async function refresh(sentToken) {
-    if (!sentToken) {
+  async function refresh(sentAt) {
+    if (!csrfToken()) {
       // No CSRF cookie, no session: it is set and expires together with
       // the refresh cookie. A refresh would only fail.
       return false;
     }
-    const refreshedSince = () => {
-      const now = csrfToken();
-      return now !== "" && now !== sentToken;
-    };
+    const refreshedSince = () => refreshedAt() > sentAt;
     if (typeof navigator !== "undefined" && navigator.locks?.request) {
       return navigator.locks.request(lockName, () => (refreshedSince() ? true : doRefresh()));
     }
@@ -256,6 +278,7 @@ export function createClient(options = {}) {
       return false; // offline: the session may be fine, say nothing
     }
     if (res.ok) {
+      markRefreshed();
       return true;
     }
     const { code } = await problemOf(res);
@@ -373,6 +396,15 @@ export function createClient(options = {}) {
       getChannel();
     },
   };
+}
+
+/**
+ * A wall-clock time in milliseconds with sub-millisecond resolution where
+ * the platform has it, comparable between the tabs of one browser.
+ */
+function now() {
+  const p = globalThis.performance;
+  return p && typeof p.now === "function" && p.timeOrigin ? p.timeOrigin + p.now() : Date.now();
 }
 
 /**

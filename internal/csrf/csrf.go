@@ -10,7 +10,6 @@ package csrf
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
@@ -70,10 +69,20 @@ func mac(key []byte, sid string, nonce []byte) []byte {
 	return m.Sum(nil)
 }
 
-// Mint returns a fresh token bound to the session id.
+// Mint returns the session's token: the same value every time for the same
+// session id and key, so the token stays one value for the life of the
+// session. Clients that set the CSRF header once and never overwrite it
+// (Angular's HttpClient XSRF interceptor keeps a header already set) can
+// retry a request after a refresh with the header they first sent; a
+// token that changed at every refresh failed exactly that retry. The
+// nonce is an HMAC of the session id under the key (a synthetic nonce, as
+// in RFC 5297's SIV): unpredictable without the key, and still part of
+// the MACed value, so the token format and Valid are unchanged. It changes
+// only when the minting key does (a key_encryption_key rotation).
 func (k *Keyed) Mint(sid string) string {
-	nonce := make([]byte, nonceLen)
-	rand.Read(nonce)
+	n := hmac.New(sha256.New, k.keys[0])
+	n.Write([]byte("gatehouse csrf nonce v1\x00" + strconv.Itoa(len(sid)) + "!" + sid))
+	nonce := n.Sum(nil)[:nonceLen]
 	return b64.EncodeToString(nonce) + "." + b64.EncodeToString(mac(k.keys[0], sid, nonce))
 }
 

@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -40,7 +41,7 @@ func TestValid(t *testing.T) {
 		{"nonce last char", k, "session-1", flip(nonce, len(nonce)-1) + "." + mac, false},
 		{"mac first char", k, "session-1", nonce + "." + flip(mac, 0), false},
 		{"mac last char", k, "session-1", nonce + "." + flip(mac, len(mac)-1), false},
-		{"nonce of another token", k, "session-1", strings.Split(k.Mint("session-1"), ".")[0] + "." + mac, false},
+		{"nonce of another session's token", k, "session-1", strings.Split(k.Mint("session-2"), ".")[0] + "." + mac, false},
 		{"mac truncated", k, "session-1", nonce + "." + mac[:len(mac)-2], false},
 		{"mac extended", k, "session-1", tok + "AA", false},
 		{"overlong", k, "session-1", tok + strings.Repeat("A", MaxLen), false},
@@ -105,10 +106,10 @@ func TestGarbage(t *testing.T) {
 func TestMint(t *testing.T) {
 	k := New(testKey(1))
 	seen := map[string]bool{}
-	for range 100 {
-		tok := k.Mint("s")
+	for i := range 100 {
+		tok := k.Mint("s" + strconv.Itoa(i))
 		if seen[tok] {
-			t.Fatalf("Mint repeated %q", tok)
+			t.Fatalf("two sessions got %q", tok)
 		}
 		seen[tok] = true
 		if len(tok) > MaxLen {
@@ -149,6 +150,25 @@ func TestHash(t *testing.T) {
 	}
 	if !bytes.Equal(a, Hash("token-a")) {
 		t.Error("Hash is not deterministic")
+	}
+}
+
+// TestMintStable: a session's token is one value for the life of the
+// session (Angular's retry after a refresh sends the first one again), and
+// differs between sessions and between keys.
+func TestMintStable(t *testing.T) {
+	k := New(testKey(1))
+	a := k.Mint("session-1")
+	if k.Mint("session-1") != a || New(testKey(1)).Mint("session-1") != a {
+		t.Fatal("a session's token changed")
+	}
+	if k.Mint("session-2") == a || New(testKey(2)).Mint("session-1") == a {
+		t.Fatal("two sessions or two keys share a token")
+	}
+	n1, _, _ := strings.Cut(a, ".")
+	n2, _, _ := strings.Cut(k.Mint("session-2"), ".")
+	if n1 == n2 {
+		t.Fatal("the nonce does not depend on the session")
 	}
 }
 

@@ -1119,7 +1119,7 @@ func attackCatalogue() []attack {
 			"Sec-Fetch-Site", "same-site"),
 		loginCSRF("login CSRF: bearer mode from a browser without Origin", loginCSRFSource,
 			map[string]string{"username": attackerUser, "password": attackerPassword, "mode": "bearer"}, problemOnly(403, "forbidden_origin"),
-			"Sec-Fetch-Mode", "cors"))
+			"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "cors"))
 
 	// Open redirects: no endpoint takes a redirect target, and none answers
 	// 3xx whatever is added; unknown query parameters on the JSON

@@ -65,7 +65,7 @@ func TestCSRF(t *testing.T) {
 			map[string]string{"username": testUser, "password": testPassword}, nil, 403, "forbidden_origin"},
 		{"bearer login from a browser with no Origin", "POST", "/auth/login",
 			map[string]string{"username": testUser, "password": testPassword, "mode": "bearer"},
-			[]string{"Sec-Fetch-Mode", "navigate"}, 403, "forbidden_origin"},
+			[]string{"Sec-Fetch-Site", "none", "Sec-Fetch-Mode", "navigate"}, 403, "forbidden_origin"},
 		{"login from a cross-site form with a foreign Origin", "POST", "/auth/login",
 			"username=alice&password=x", []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, 403, "cross_origin_request"},
 

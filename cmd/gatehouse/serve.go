@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/httpserve"
 	"github.com/gatehouse-auth/gatehouse/internal/server"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
@@ -124,6 +125,13 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if e.demo {
 		fallback = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { demoApp.ServeHTTP(w, r) })
 	}
+	// serve --demo without a revocation_feed_secret gets one for this
+	// run, so that a guard in another process can follow the feed; it is
+	// printed once below, as the admin password is.
+	feedSecret, generated := cfg.RevocationFeedSecret, false
+	if e.demo && feedSecret == "" {
+		feedSecret, generated = demoFeedSecret(), true
+	}
 	s, err := server.NewServer(a.engine, g, a.keys, log, e.clock, server.Config{
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
@@ -135,7 +143,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		Fallback:       fallback,
 
 		Revocations:          a.hub,
-		RevocationFeedSecret: cfg.RevocationFeedSecret,
+		RevocationFeedSecret: feedSecret,
 		RevocationHeartbeat:  cfg.RevocationHeartbeat,
 		RefreshCookiePath:    server.RefreshCookiePath(cfg.InlineRefresh),
 		LogoutClearSiteData:  cfg.LogoutClearSiteData,
@@ -172,12 +180,18 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 			return fmt.Errorf("tls: %w", err)
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
+	// Every request passes the framing check against request smuggling
+	// (RFC 9112 §6.1); with TLS, the returned listener does the handshake
+	// itself and serves HTTP/1.1 only.
+	ln = httpserve.Wrap(srv, ln)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "data", cfg.Data)
+	if generated {
+		printDemoFeedSecret(e.stdout, feedSecret, cfg.PublicURL)
+	}
 	fmt.Fprintf(e.stdout, "Gatehouse is listening on %s (public URL %s)\n", ln.Addr(), cfg.PublicURL)
 
 	select {

@@ -310,3 +310,33 @@ func TestValidParamsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckLogin: a failed check of a hash made with older parameters is
+// padded to the cost of a check at the current ones; a check at the
+// current parameters, or a success, pads nothing.
+func TestCheckLogin(t *testing.T) {
+	old := NewHasher(cheap)
+	raised := Params{MemoryKiB: 8 << 10, Iterations: 4, Parallelism: 1}
+	h := NewHasher(raised)
+	outdated, current := old.Hash("the password"), h.Hash("the password")
+	for _, c := range []struct {
+		name    string
+		pw, enc string
+		ok, pad bool
+	}{
+		{"outdated hash, wrong password", "not it", outdated, false, true},
+		{"outdated hash, right password", "the password", outdated, true, false},
+		{"current hash, wrong password", "not it", current, false, false},
+		{"current hash, right password", "the password", current, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ok, pad, err := h.CheckLogin(c.pw, c.enc)
+			if err != nil || ok != c.ok || (pad > 0) != c.pad {
+				t.Fatalf("ok %v pad %v err %v; want ok %v, a pad %v", ok, pad, err, c.ok, c.pad)
+			}
+		})
+	}
+	if _, pad, err := h.CheckLogin("x", "$argon2id$garbage"); err == nil || pad <= 0 {
+		t.Fatalf("a malformed hash: pad %v, err %v; want an error and the full cost", pad, err)
+	}
+}

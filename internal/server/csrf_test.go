@@ -123,6 +123,12 @@ func TestCORSAllowedOriginOnly(t *testing.T) {
 		!strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "X-XSRF-TOKEN") {
 		t.Fatalf("preflight from allowed origin: %d %v", r.StatusCode, r.Header)
 	}
+	// The actual answer lets the page read when to retry and why a token
+	// was refused.
+	r = doWith(t, http.DefaultClient, g.URL, "GET", "/auth/session", nil, "Origin", "http://spa.example.test")
+	if r.StatusCode != 401 || r.Header.Get("Access-Control-Expose-Headers") != "Retry-After, WWW-Authenticate" {
+		t.Fatalf("cross-origin answer: %d, Access-Control-Expose-Headers %q", r.StatusCode, r.Header.Get("Access-Control-Expose-Headers"))
+	}
 	r = doWith(t, http.DefaultClient, g.URL, "OPTIONS", "/auth/login", nil,
 		"Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {

@@ -230,6 +230,10 @@ func (s *Server) cors(h http.Handler) http.Handler {
 		hd := w.Header()
 		hd.Set("Access-Control-Allow-Origin", o)
 		hd.Set("Access-Control-Allow-Credentials", "true")
+		// A cross-origin script sees only CORS-safelisted response headers
+		// unless told otherwise; these two say when to retry (429, 503) and
+		// why a token was refused (RFC 6750 §3).
+		hd.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
 			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+HeaderCSRF)

@@ -39,7 +39,9 @@ type grantView struct {
 	AccessTokenExpiresAt time.Time   `json:"access_token_expires_at"`
 }
 
-// tokenResponse is RFC 6749 §5.1's successful token response.
+// tokenResponse has the shape of RFC 6749 §5.1's successful token
+// response. The first-party API is not an OAuth 2.0 token endpoint (its
+// errors are problem+json; docs/api.md says why).
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`

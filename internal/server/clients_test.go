@@ -84,3 +84,35 @@ func TestLoginFromEveryClient(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshIsNotAnOAuthTokenEndpoint pins what docs/api.md says of POST
+// /auth/refresh: it is the first-party API, not an RFC 6749 token
+// endpoint. A request as an OAuth 2.0 library sends it (oauth4webapi as a
+// public client: a form with client_id and scope, RFC 6749 §6) is refused
+// as carrying unknown fields, in problem+json, and a bad token is 401
+// invalid_refresh_token, not §5.2's 400 invalid_grant. OAuth libraries
+// belong at the provider's token endpoint.
+func TestRefreshIsNotAnOAuthTokenEndpoint(t *testing.T) {
+	g := newGH(t)
+	tk := g.bearerLogin()
+	form := "application/x-www-form-urlencoded"
+	for _, c := range []struct {
+		name, body, ct string
+		status         int
+		code           string
+	}{
+		{"oauth4webapi public client (client_id, scope)", "grant_type=refresh_token&refresh_token=" + tk.RefreshToken + "&client_id=gatehouse&scope=api", form, 400, "unknown_field"},
+		{"an unknown refresh token, form", "grant_type=refresh_token&refresh_token=ghr_nope", form, 401, "invalid_refresh_token"},
+		{"another grant type", "grant_type=client_credentials", form, 400, "invalid_request"},
+		{"form with grant_type and the token", "grant_type=refresh_token&refresh_token=" + tk.RefreshToken, form, 200, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := doWith(t, http.DefaultClient, g.URL, "POST", "/auth/refresh", c.body, "Content-Type", c.ct)
+			if c.code == "" {
+				wantStatus(t, c.name, r, c.status)
+				return
+			}
+			wantProblem(t, c.name, r, c.status, c.code)
+		})
+	}
+}

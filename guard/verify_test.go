@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/credential/credentialtest"
 )
 
 // TestVerifyRejections runs every rejection path through Verify (the
@@ -188,7 +189,7 @@ func TestVerifyRejections(t *testing.T) {
 				return
 			}
 			status, ch, code := 401, c.ch, guard.CodeInvalidToken
-			if strings.ContainsAny(c.tok, " \t") { // not one Bearer token at all
+			if _, ok := credentialtest.BearerToken("Bearer " + c.tok); !ok { // not one RFC 6750 b64token at all
 				status, ch, code = 400, chRequest, guard.CodeInvalidRequest
 			}
 			if got.status != status || got.challenge != ch || got.code != code {

@@ -44,8 +44,8 @@ type Jar struct {
 // Bearer returns the token of the request's Authorization header. present
 // reports whether the request has the header at all; when it has, err is
 // ErrMalformedAuthorization unless the header is one value of the Bearer
-// scheme (case-insensitive, RFC 9110 §11.1) followed by one token68 with
-// no whitespace in it.
+// scheme (case-insensitive, RFC 9110 §11.1), one or more spaces, and one
+// b64token (RFC 6750 §2.1), exactly.
 func Bearer(r *http.Request) (token string, present bool, err error) {
 	values := r.Header.Values("Authorization")
 	if len(values) == 0 {
@@ -59,10 +59,29 @@ func Bearer(r *http.Request) (token string, present bool, err error) {
 		return "", true, ErrMalformedAuthorization
 	}
 	tok = strings.TrimLeft(tok, " ")
-	if tok == "" || strings.ContainsAny(tok, " \t") {
+	if !isB64Token(tok) {
 		return "", true, ErrMalformedAuthorization
 	}
 	return tok, true, nil
+}
+
+// isB64Token reports whether s is RFC 6750 §2.1's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". Anything
+// else (white space of any kind, a control character, a quote) is no
+// token a Bearer header may carry, and no verifier is asked about it.
+func isB64Token(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
 }
 
 // Cookies returns the request's cookies of the three names. Any of them

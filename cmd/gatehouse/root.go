@@ -162,7 +162,7 @@ type app struct {
 
 // openApp opens the database and builds the engine. cfg must be resolved.
 // create lets it set up a database that is not there yet (serve); without
-// it a missing one is an error (openExistingDatabase).
+// it a missing one is an error (openStore).
 func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger, create bool) (*app, error) {
 	db, err := openStore(ctx, cfg.Config, cfg.MigrateOnStart, create)
 	if err != nil {

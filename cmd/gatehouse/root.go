@@ -207,14 +207,15 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	}
 	hub := revocation.New(db, hubCfg)
 	lim := newLimiter(cfg.LoginLimits, db)
+	argon2 := password.Params(cfg.Argon2) // field for field; config validated it as password does
 	engine := session.New(session.Deps{
 		Store:  db,
-		Hasher: password.NewHasher(cfg.Argon2),
+		Hasher: password.NewHasher(argon2),
 		Tokens: issuer,
 		CSRF:   newCSRF(csrfKey, cfg),
 		Clock:  e.clock,
 		Log:    log,
-		Admission: password.NewAdmission(cfg.Argon2, int64(cfg.HashMemoryBudgetMiB)<<20,
+		Admission: password.NewAdmission(argon2, int64(cfg.HashMemoryBudgetMiB)<<20,
 			cfg.HashQueue, cfg.HashQueueWait),
 		Limiter: lim,
 		Notify:  hub.Notify,

@@ -7,6 +7,7 @@ package config
 import (
 	"bytes"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -22,12 +23,11 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/gatehouse-auth/gatehouse/internal/password"
-	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-// Config is every setting. The yaml tag is the file key; the environment
+// Config is every setting. It is plain data: this package imports none of
+// the packages that use the settings, and the composition root turns them
+// into those packages' own types (Argon2 into password.Params, for one). The yaml tag is the file key; the environment
 // variable is GATEHOUSE_ followed by the key path in upper case, joined by
 // underscores (argon2.memory_kib is GATEHOUSE_ARGON2_MEMORY_KIB). Lists are
 // comma-separated in the environment.
@@ -76,7 +76,7 @@ type Config struct {
 	// answers, which drops every cookie of the site, the app's own too.
 	LogoutClearSiteData bool `yaml:"logout_clear_site_data"`
 
-	Argon2 password.Params `yaml:"argon2"`
+	Argon2 Argon2 `yaml:"argon2"`
 	// HashMemoryBudgetMiB bounds the memory concurrent password hashes
 	// use; logins beyond it queue (HashQueue deep, HashQueueWait long) and
 	// then get 503.
@@ -93,6 +93,52 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 }
+
+// Argon2 are argon2id's cost parameters, field for field password.Params
+// (the composition root converts one into the other).
+type Argon2 struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+}
+
+// Argon2 floors and ceilings: OWASP's minimum for argon2id (m=19 MiB, t=2,
+// p=1), the default, and the most a stored hash may carry, which the
+// password package enforces when it checks one (a hash made with more
+// would be refused as malformed, and nobody could log in). They are
+// password.DefaultParams and the password package's ceilings; a test of
+// the composition root holds them to those.
+const (
+	minArgon2MemoryKiB   = 19 * 1024
+	minArgon2Iterations  = 2
+	minArgon2Parallelism = 1
+	maxArgon2MemoryKiB   = 4 << 20 // 4 GiB
+	maxArgon2Iterations  = 64
+)
+
+// Validate checks a against the floor Gatehouse accepts and the ceiling
+// the password package's Check accepts, with password.Params.Validate's
+// words.
+func (a Argon2) Validate() error {
+	if a.MemoryKiB < minArgon2MemoryKiB || a.Iterations < minArgon2Iterations || a.Parallelism < minArgon2Parallelism {
+		return fmt.Errorf("argon2id parameters m=%d t=%d p=%d are below the minimum m=%d t=%d p=%d",
+			a.MemoryKiB, a.Iterations, a.Parallelism,
+			minArgon2MemoryKiB, minArgon2Iterations, minArgon2Parallelism)
+	}
+	if a.MemoryKiB > maxArgon2MemoryKiB || a.Iterations > maxArgon2Iterations {
+		return fmt.Errorf("argon2id parameters m=%d t=%d are above the maximum m=%d t=%d",
+			a.MemoryKiB, a.Iterations, maxArgon2MemoryKiB, maxArgon2Iterations)
+	}
+	return nil
+}
+
+// SigningAlgorithms are the values signing_alg accepts, in the order its
+// error lists them: token.Algorithms, which a test of the composition root
+// holds them to.
+var SigningAlgorithms = []string{"ES256", "EdDSA", "RS256"}
+
+// KEKSize is the length of a key-encryption key (AES-256): token.KEKSize.
+const KEKSize = 32
 
 // LoginLimits is the brute-force defence policy (docs/security/lockout.md).
 type LoginLimits struct {
@@ -114,7 +160,7 @@ func Default() Config {
 		Listen:                 "localhost:8080",
 		Data:                   "./data",
 		MigrateOnStart:         true,
-		SigningAlg:             token.ES256,
+		SigningAlg:             "ES256",
 		AccessTokenTTL:         5 * time.Minute,
 		AccessTokenScope:       "api",
 		ClockLeeway:            30 * time.Second,
@@ -126,7 +172,7 @@ func Default() Config {
 		SessionRetention:       30 * 24 * time.Hour,
 		RevocationPollInterval: 200 * time.Millisecond,
 		RevocationHeartbeat:    10 * time.Second,
-		Argon2:                 password.DefaultParams,
+		Argon2:                 Argon2{MemoryKiB: minArgon2MemoryKiB, Iterations: minArgon2Iterations, Parallelism: minArgon2Parallelism},
 		HashMemoryBudgetMiB:    256,
 		HashQueue:              256,
 		HashQueueWait:          5 * time.Second,
@@ -325,8 +371,8 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	if c.Audience == "" && r.PublicURL != nil {
 		r.Audience = r.PublicURL.String()
 	}
-	if !slices.Contains(token.Algorithms, c.SigningAlg) {
-		bad("signing_alg %q must be one of %v", c.SigningAlg, token.Algorithms)
+	if !slices.Contains(SigningAlgorithms, c.SigningAlg) {
+		bad("signing_alg %q must be one of %v", c.SigningAlg, SigningAlgorithms)
 	}
 	if err := c.Argon2.Validate(); err != nil {
 		bad("argon2: %v", err)
@@ -374,7 +420,7 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 		if k.value == "" {
 			continue
 		}
-		b, err := token.ParseKEK(k.value)
+		b, err := parseKEK(k.value)
 		if err != nil {
 			bad("%s %v", k.name, err)
 		}
@@ -441,6 +487,22 @@ func origin(u *url.URL) string {
 func IsPostgres(database string) bool {
 	scheme, _, ok := strings.Cut(database, "://")
 	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
+}
+
+// parseKEK decodes a configured key-encryption key: standard or URL-safe
+// base64, padded or not, of exactly KEKSize bytes. Its error never
+// contains the value.
+func parseKEK(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != KEKSize {
+				return nil, fmt.Errorf("must be %d bytes, base64-encoded (it decodes to %d)", KEKSize, len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("must be base64 of %d random bytes (openssl rand -base64 32)", KEKSize)
 }
 
 // MinFeedSecretBytes is the shortest revocation_feed_secret accepted.

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/internal/password"
-	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 // env returns a getenv over m.
@@ -122,9 +119,9 @@ argon2:
 		want func(*Config)
 	}{
 		{"file over defaults", nil, func(c *Config) {
-			c.Listen, c.PublicURL, c.SigningAlg, c.AccessTokenTTL = "127.0.0.1:9000", "https://file.example.com", token.EdDSA, 2*time.Minute
+			c.Listen, c.PublicURL, c.SigningAlg, c.AccessTokenTTL = "127.0.0.1:9000", "https://file.example.com", "EdDSA", 2*time.Minute
 			c.AllowedOrigins = []string{"https://a.example.com", "https://b.example.com"}
-			c.Argon2 = password.Params{MemoryKiB: 65536, Iterations: 3, Parallelism: 1}
+			c.Argon2 = Argon2{MemoryKiB: 65536, Iterations: 3, Parallelism: 1}
 		}},
 		{"environment over file", map[string]string{
 			"GATEHOUSE_LISTEN":                "127.0.0.1:9001",
@@ -138,17 +135,17 @@ argon2:
 			"GATEHOUSE_LOG_FORMAT":            "json",
 			"GATEHOUSE_UNRELATED_SETTING_XYZ": "ignored",
 		}, func(c *Config) {
-			c.Listen, c.PublicURL, c.SigningAlg = "127.0.0.1:9001", "https://file.example.com", token.RS256
+			c.Listen, c.PublicURL, c.SigningAlg = "127.0.0.1:9001", "https://file.example.com", "RS256"
 			c.AccessTokenTTL, c.SessionLifetime = 90*time.Second, 720*time.Hour
 			c.AllowedOrigins = []string{"https://c.example.com", "https://d.example.com:8443"}
 			// iterations from the file, the rest from the environment
-			c.Argon2 = password.Params{MemoryKiB: 131072, Iterations: 3, Parallelism: 4}
+			c.Argon2 = Argon2{MemoryKiB: 131072, Iterations: 3, Parallelism: 4}
 			c.MaxBodyBytes, c.LogFormat = 2048, "json"
 		}},
 		{"empty variable is unset", map[string]string{"GATEHOUSE_LISTEN": ""}, func(c *Config) {
-			c.Listen, c.PublicURL, c.SigningAlg, c.AccessTokenTTL = "127.0.0.1:9000", "https://file.example.com", token.EdDSA, 2*time.Minute
+			c.Listen, c.PublicURL, c.SigningAlg, c.AccessTokenTTL = "127.0.0.1:9000", "https://file.example.com", "EdDSA", 2*time.Minute
 			c.AllowedOrigins = []string{"https://a.example.com", "https://b.example.com"}
-			c.Argon2 = password.Params{MemoryKiB: 65536, Iterations: 3, Parallelism: 1}
+			c.Argon2 = Argon2{MemoryKiB: 65536, Iterations: 3, Parallelism: 1}
 		}},
 	}
 	for _, tt := range tests {
@@ -178,7 +175,7 @@ func TestEnvWithoutFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Argon2.Iterations != 4 || got.Argon2.MemoryKiB != password.DefaultParams.MemoryKiB {
+	if got.Argon2.Iterations != 4 || got.Argon2.MemoryKiB != Default().Argon2.MemoryKiB {
 		t.Errorf("Argon2 = %+v, want iterations 4 over the default memory", got.Argon2)
 	}
 	if want := []string{"10.0.0.1", "192.168.0.0/16"}; !reflect.DeepEqual(got.TrustedProxies, want) {

@@ -34,11 +34,12 @@ var (
 	ErrMalformed   = errors.New("password: malformed hash")
 )
 
-// Params are argon2id's cost parameters.
+// Params are argon2id's cost parameters. The configuration's are
+// config.Argon2, field for field, which the composition root converts.
 type Params struct {
-	MemoryKiB   uint32 `yaml:"memory_kib"`
-	Iterations  uint32 `yaml:"iterations"`
-	Parallelism uint8  `yaml:"parallelism"`
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
 }
 
 // DefaultParams are OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.

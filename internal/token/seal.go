@@ -6,10 +6,8 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
@@ -59,22 +57,6 @@ type Encryption struct {
 	// (PostgreSQL) is reachable by more people and backed up in more places
 	// than a 0600 file beside the process.
 	Required bool
-}
-
-// ParseKEK decodes a configured key-encryption key: standard or URL-safe
-// base64, padded or not, of exactly KEKSize bytes. Its error never
-// contains the value.
-func ParseKEK(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) != KEKSize {
-				return nil, fmt.Errorf("must be %d bytes, base64-encoded (it decodes to %d)", KEKSize, len(b))
-			}
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("must be base64 of %d random bytes (openssl rand -base64 32)", KEKSize)
 }
 
 // sealer is Encryption made ready: nil AEADs where no key is configured.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/httpserve"
-	"github.com/gatehouse-auth/gatehouse/internal/server"
+	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -132,7 +132,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if e.demo && feedSecret == "" {
 		feedSecret, generated = demoFeedSecret(), true
 	}
-	s, err := server.NewServer(a.engine, g, a.keys, log, e.clock, server.Config{
+	s, err := authapi.NewServer(a.engine, g, a.keys, log, e.clock, authapi.Config{
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,
@@ -145,7 +145,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		Revocations:          a.hub,
 		RevocationFeedSecret: feedSecret,
 		RevocationHeartbeat:  cfg.RevocationHeartbeat,
-		RefreshCookiePath:    server.RefreshCookiePath(cfg.InlineRefresh),
+		RefreshCookiePath:    authapi.RefreshCookiePath(cfg.InlineRefresh),
 		LogoutClearSiteData:  cfg.LogoutClearSiteData,
 	})
 	if err != nil {

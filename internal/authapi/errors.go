@@ -1,0 +1,71 @@
+package authapi
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+)
+
+// engineError maps an engine error to its response.
+func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, session.ErrInvalidCredentials):
+		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidCredentials, "invalid username or password")
+	case errors.Is(err, session.ErrInvalidInput):
+		edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, strings.TrimPrefix(err.Error(), "session: invalid input: "))
+	case errors.Is(err, session.ErrInvalidRefreshToken):
+		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidRefreshToken, "refresh token is not valid")
+	case errors.Is(err, session.ErrSessionEnded):
+		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeSessionEnded, "the session has ended; log in again")
+	case errors.Is(err, guard.ErrFeedDown):
+		revocationsUnavailable(w)
+	case errors.Is(err, session.ErrRefreshReuse):
+		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeRefreshReused, "refresh token was already used; the session has been ended")
+	case errors.Is(err, session.ErrRateLimited):
+		var rl *session.RateLimitError
+		retry := time.Second
+		if errors.As(err, &rl) {
+			retry = rl.RetryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+		edge.WriteProblem(w, http.StatusTooManyRequests, edge.CodeRateLimited, "too many login attempts; retry later")
+	case errors.Is(err, session.ErrBusy):
+		w.Header().Set("Retry-After", "2")
+		edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "the server is busy; retry shortly")
+	case errors.Is(err, session.ErrUserNotFound):
+		edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such user")
+	case errors.Is(err, session.ErrSessionNotFound):
+		edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such session")
+	case errors.Is(err, session.ErrUserExists):
+		edge.WriteProblem(w, http.StatusConflict, edge.CodeConflict, "a user with this username exists")
+	case errors.Is(err, store.ErrUnavailable):
+		// The database is down or restarting: a transient condition
+		// the client should retry, not a fault of the request or ours.
+		// Logged at most once a second, so an outage under load does
+		// not drown the log (the access log still counts every 503).
+		if now := time.Now().Unix(); s.unavailableLogged.Swap(now) != now {
+			s.log.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		w.Header().Set("Retry-After", "1")
+		edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "the database cannot be reached; retry shortly")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		w.Header().Set("Retry-After", "1")
+		edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "the request took too long")
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		edge.WriteProblem(w, http.StatusInternalServerError, edge.CodeInternal, "")
+	}
+}
+
+func (s *Server) decodeOrProblem(w http.ResponseWriter, r *http.Request, dst any) (empty, ok bool) {
+	return s.edge.Decode(w, r, dst)
+}

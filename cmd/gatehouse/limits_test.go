@@ -12,7 +12,8 @@ import (
 
 // TestLimiterSharedOnPostgres: two nodes on one PostgreSQL database share
 // the account limits (a back-off earned on one holds on the other), while
-// on SQLite the limiter counts in the process.
+// on SQLite the limiter counts in the process: whichever limits store
+// openStore returns for the backend.
 func TestLimiterSharedOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	ll := config.Default().LoginLimits
@@ -21,12 +22,12 @@ func TestLimiterSharedOnPostgres(t *testing.T) {
 	cfg := config.Config{Database: pgtest.Schema(t)}
 	var nodes []*limiter.Limiter
 	for range 2 {
-		db, err := openDatabase(ctx, cfg, true)
+		db, limits, err := openStore(ctx, cfg, true, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		nodes = append(nodes, newLimiter(ll, db))
+		nodes = append(nodes, newLimiter(ll, limits))
 	}
 	for range ll.FreeFailures {
 		if _, err := nodes[0].Failure(ctx, "192.0.2.1", "alice", now); err != nil {
@@ -37,12 +38,12 @@ func TestLimiterSharedOnPostgres(t *testing.T) {
 		t.Errorf("the other node after %d failures: ok=%v why=%q err=%v; want backoff", ll.FreeFailures, ok, why, err)
 	}
 
-	db, err := openDatabase(ctx, config.Config{Data: t.TempDir()}, true)
+	db, limits, err := openStore(ctx, config.Config{Data: t.TempDir()}, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l := newLimiter(ll, db)
+	l := newLimiter(ll, limits)
 	if _, err := l.Failure(ctx, "192.0.2.1", "alice", now); err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,8 @@ var (
 // migrates on open. It sets up a database that is not there yet, as
 // serve and migrate do.
 func openDatabase(ctx context.Context, cfg config.Config, migrate bool) (database, error) {
-	return openStore(ctx, cfg, migrate, true)
+	db, _, err := openStore(ctx, cfg, migrate, true)
+	return db, err
 }
 
 // openStore is openDatabase, and with create false it is for the commands
@@ -110,25 +111,29 @@ func openDatabase(ctx context.Context, cfg config.Config, migrate bool) (databas
 // directory, they would otherwise create an empty one in ./data and report
 // on that, or rotate its keys. It then refuses an SQLite file that does
 // not exist and a PostgreSQL schema that was never migrated.
-func openStore(ctx context.Context, cfg config.Config, migrate, create bool) (database, error) {
+//
+// limits is where the login limiter's account rules count (see
+// newLimiter): the PostgreSQL database, which several nodes share; nil
+// for SQLite, one node's, whose limiter counts in memory.
+func openStore(ctx context.Context, cfg config.Config, migrate, create bool) (db database, limits limiter.Store, err error) {
 	if config.IsPostgres(cfg.Database) {
-		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{MigrateOnStart: migrate, RequireSchema: !create})
+		pg, err := postgres.Open(ctx, cfg.Database, postgres.Options{MigrateOnStart: migrate, RequireSchema: !create})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return db, nil
+		return pg, pg, nil
 	}
 	path := filepath.Join(cfg.Data, sqlite.FileName)
 	if !create {
 		if err := sqliteExists(path); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	db, err := sqlite.Open(ctx, path)
+	lite, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return db, nil
+	return lite, nil, nil
 }
 
 // sqliteExists refuses a database file that is not there, naming where
@@ -164,7 +169,7 @@ type app struct {
 // create lets it set up a database that is not there yet (serve); without
 // it a missing one is an error (openStore).
 func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger, create bool) (*app, error) {
-	db, err := openStore(ctx, cfg.Config, cfg.MigrateOnStart, create)
+	db, limits, err := openStore(ctx, cfg.Config, cfg.MigrateOnStart, create)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +211,7 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 		hubCfg.Waker = w
 	}
 	hub := revocation.New(db, hubCfg)
-	lim := newLimiter(cfg.LoginLimits, db)
+	lim := newLimiter(cfg.LoginLimits, limits)
 	argon2 := password.Params(cfg.Argon2) // field for field; config validated it as password does
 	engine := session.New(session.Deps{
 		Store:  db,
@@ -231,12 +236,13 @@ func (e *env) openApp(ctx context.Context, cfg config.Resolved, log *slog.Logger
 	return &app{db: db, keys: keys, issuer: issuer, engine: engine, hub: hub, limiter: lim, log: log}, nil
 }
 
-// newLimiter builds the login limiter. On PostgreSQL, which several nodes
-// share, the account limits count in the database, so that they hold
-// across the cluster and a lock cannot be dodged by landing on another
-// node; on SQLite, one node's, they count in memory. The per-IP buckets
-// are each node's own either way (docs/security/lockout.md).
-func newLimiter(ll config.LoginLimits, db database) *limiter.Limiter {
+// newLimiter builds the login limiter over shared, the limits store
+// openStore returned. On PostgreSQL, which several nodes share, the
+// account limits count in the database, so that they hold across the
+// cluster and a lock cannot be dodged by landing on another node; on
+// SQLite, one node's, shared is nil and they count in memory. The per-IP
+// buckets are each node's own either way (docs/security/lockout.md).
+func newLimiter(ll config.LoginLimits, shared limiter.Store) *limiter.Limiter {
 	c := limiter.Config{
 		IPRate:                 rate.Limit(float64(ll.IPPerMinute) / 60),
 		IPBurst:                ll.IPBurst,
@@ -247,8 +253,8 @@ func newLimiter(ll config.LoginLimits, db database) *limiter.Limiter {
 		LockFor:                ll.LockFor,
 		AccountFailuresPerHour: ll.AccountFailuresPerHour,
 	}
-	if pg, ok := db.(*postgres.DB); ok {
-		return limiter.NewShared(c, pg)
+	if shared != nil {
+		return limiter.NewShared(c, shared)
 	}
 	return limiter.New(c)
 }

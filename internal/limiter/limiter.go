@@ -28,13 +28,13 @@
 //
 // # Policy and state
 //
-// The policy (policy.go) is arithmetic over Facts: a pair's run of
-// failures and its latest, an account's failures in the last hour and its
-// oldest. Where the facts live is a Store: this process's memory (New), or
-// a database every node shares (NewShared), so that the account limits
-// hold across a cluster and a lock cannot be dodged by landing on another
-// node. The per-IP bucket is always this process's: it bounds one node's
-// work, database queries for the limits included.
+// The policy (policy.go) is arithmetic over facts (store.LoginFacts): a
+// pair's run of failures and its latest, an account's failures in the last
+// hour and its oldest. Where the facts live is a Store: this process's
+// memory (New), or a database every node shares (NewShared), so that the
+// account limits hold across a cluster and a lock cannot be dodged by
+// landing on another node. The per-IP bucket is always this process's: it
+// bounds one node's work, database queries for the limits included.
 package limiter
 
 import (
@@ -46,6 +46,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 // Config is the policy. Zero values take the defaults in Default.
@@ -119,17 +121,21 @@ const (
 
 // Store holds the facts about failed logins that the policy decides on.
 // The limiter's own in-memory state is one; the PostgreSQL store is the
-// other, shared by every node. Times are the callers' clocks.
+// other, shared by every node. Times are the callers' clocks. It is
+// declared here, where it is consumed, over the store package's records,
+// so that a backend implements it without importing the limiter; a
+// backend that one node owns (SQLite) does not, and its node counts in
+// memory (New).
 type Store interface {
 	// LoginFailures returns the facts for (account, ip): the pair's run
 	// (zero if none), and the account's failures after since with the
 	// oldest of them.
-	LoginFailures(ctx context.Context, account, ip string, since time.Time) (Facts, error)
+	LoginFailures(ctx context.Context, account, ip string, since time.Time) (store.LoginFacts, error)
 	// RecordLoginFailure records a failure of (account, ip) at at and
 	// returns the facts after it, counting the account's failures after
 	// since. A pair whose latest failure is before runStart starts a new
 	// run (of one).
-	RecordLoginFailure(ctx context.Context, account, ip string, at, runStart, since time.Time) (Facts, error)
+	RecordLoginFailure(ctx context.Context, account, ip string, at, runStart, since time.Time) (store.LoginFacts, error)
 	// ClearLoginPair ends the pair's run; the account's failures stay.
 	ClearLoginPair(ctx context.Context, account, ip string) error
 	// PruneLoginFailures forgets pairs whose latest failure is before
@@ -322,7 +328,7 @@ type account struct {
 // facts are the account's failures in the minutes after since's minute
 // (the 60 minutes up to now's, since being now − Window), and the start
 // of the oldest minute counted.
-func (a *account) facts(since time.Time) AccountFacts {
+func (a *account) facts(since time.Time) store.LoginAccountFacts {
 	first := since.Unix()/60 + 1
 	n, oldest := 0, int64(0)
 	for i, c := range a.minutes {
@@ -334,9 +340,9 @@ func (a *account) facts(since time.Time) AccountFacts {
 		}
 	}
 	if n == 0 {
-		return AccountFacts{}
+		return store.LoginAccountFacts{}
 	}
-	return AccountFacts{Failures: n, Oldest: time.Unix(oldest*60, 0)}
+	return store.LoginAccountFacts{Failures: n, Oldest: time.Unix(oldest*60, 0)}
 }
 
 func (a *account) add(now time.Time) {
@@ -358,25 +364,25 @@ type memory struct {
 
 	mu        sync.Mutex
 	nextSweep time.Time
-	pairs     map[pair]*PairFacts
+	pairs     map[pair]*store.LoginPairFacts
 	accounts  map[string]*account
 }
 
 func newMemory(c Config) *memory {
-	return &memory{cfg: c, pairs: map[pair]*PairFacts{}, accounts: map[string]*account{}}
+	return &memory{cfg: c, pairs: map[pair]*store.LoginPairFacts{}, accounts: map[string]*account{}}
 }
 
 // LoginFailures implements Store. The account's window is whole minutes:
 // see account.
-func (m *memory) LoginFailures(_ context.Context, acct, ip string, since time.Time) (Facts, error) {
+func (m *memory) LoginFailures(_ context.Context, acct, ip string, since time.Time) (store.LoginFacts, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(since.Add(Window)) // now
 	return m.facts(acct, ip, since), nil
 }
 
-func (m *memory) facts(acct, ip string, since time.Time) Facts {
-	var f Facts
+func (m *memory) facts(acct, ip string, since time.Time) store.LoginFacts {
+	var f store.LoginFacts
 	if p := m.pairs[pair{acct, ip}]; p != nil {
 		f.Pair = *p
 	}
@@ -387,14 +393,14 @@ func (m *memory) facts(acct, ip string, since time.Time) Facts {
 }
 
 // RecordLoginFailure implements Store.
-func (m *memory) RecordLoginFailure(_ context.Context, acct, ip string, at, runStart, since time.Time) (Facts, error) {
+func (m *memory) RecordLoginFailure(_ context.Context, acct, ip string, at, runStart, since time.Time) (store.LoginFacts, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(at)
 	k := pair{acct, ip}
 	p := m.pairs[k]
 	if p == nil || p.Last.Before(runStart) {
-		p = &PairFacts{}
+		p = &store.LoginPairFacts{}
 		m.pairs[k] = p
 	}
 	p.Failures++

@@ -1,39 +1,21 @@
 package limiter
 
-import "time"
+import (
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+)
 
 // Window is the rolling period of the account-wide ceiling: at most
 // AccountFailuresPerHour failures in any Window.
 const Window = time.Hour
 
-// PairFacts is what is known of one (account, IP) pair: how many failures
-// its current run holds and when the latest was. A run ends at a success
-// for the pair, or when a failure comes more than PairIdle after the one
-// before it (the pair is then forgotten and starts again at one).
-type PairFacts struct {
-	Failures int
-	Last     time.Time
-}
-
-// AccountFacts is what is known of one account: how many failures, from
-// all addresses together, fall in the Window before now, and when the
-// oldest of them was: at Oldest + Window the count first drops. A state
-// may keep time coarser than the clock (the in-memory one counts per
-// minute, drops a whole minute at once, and so reports the oldest
-// minute's start).
-type AccountFacts struct {
-	Failures int
-	Oldest   time.Time
-}
-
-// Facts are everything the policy decides on. Both kinds of state (this
-// process's memory, or a Store shared by every node) report the same
-// facts, and Config's methods below turn them into decisions: the policy
-// is written once, whichever state holds the counts.
-type Facts struct {
-	Pair    PairFacts
-	Account AccountFacts
-}
+// The facts the policy decides on are store.LoginFacts: a pair's run of
+// failures and its latest, an account's failures in the last Window and
+// its oldest. Both kinds of state (this process's memory, or a Store
+// shared by every node) report the same facts, and Config's methods below
+// turn them into decisions: the policy is written once, whichever state
+// holds the counts.
 
 // PairIdle is how long a pair's run of failures is remembered without a
 // further failure: long enough to outlast a lock and the longest back-off
@@ -66,7 +48,7 @@ func (c Config) pairDelay(n int) time.Duration {
 // decide applies the pair rules and then the account-wide ceiling to f
 // at now. The per-IP bucket is not a fact of the state: it is checked
 // before (Limiter.Allow).
-func (c Config) decide(f Facts, now time.Time) (ok bool, retryAfter time.Duration, why Reason) {
+func (c Config) decide(f store.LoginFacts, now time.Time) (ok bool, retryAfter time.Duration, why Reason) {
 	if n := f.Pair.Failures; n >= c.FreeFailures {
 		// Guarded by n: with no delay due, a clock a little behind the
 		// node that recorded Last must not read as a refusal.
@@ -90,7 +72,7 @@ func (c Config) decide(f Facts, now time.Time) (ok bool, retryAfter time.Duratio
 // the facts after it: only the failure that reaches a threshold reports
 // it, so a flood of failures writes one audit event, not one each. The
 // account-wide ceiling, the one that concerns the account's owner, wins.
-func (c Config) tripped(f Facts) Reason {
+func (c Config) tripped(f store.LoginFacts) Reason {
 	switch {
 	case f.Account.Failures == c.AccountFailuresPerHour:
 		return ReasonAccount

@@ -3,6 +3,8 @@ package limiter
 import (
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 // TestDecide: the policy over facts, whichever state reported them.
@@ -11,15 +13,17 @@ func TestDecide(t *testing.T) {
 		LockFor: 15 * time.Minute, AccountFailuresPerHour: 100}.withDefaults()
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	pair := func(n int, last time.Time) Facts { return Facts{Pair: PairFacts{Failures: n, Last: last}} }
+	pair := func(n int, last time.Time) store.LoginFacts {
+		return store.LoginFacts{Pair: store.LoginPairFacts{Failures: n, Last: last}}
+	}
 	for _, tc := range []struct {
 		name  string
-		f     Facts
+		f     store.LoginFacts
 		ok    bool
 		retry time.Duration
 		why   Reason
 	}{
-		{"nothing known", Facts{}, true, 0, ""},
+		{"nothing known", store.LoginFacts{}, true, 0, ""},
 		{"free failures", pair(2, now), true, 0, ""},
 		{"free failures, clock behind the recorder", pair(2, now.Add(time.Second)), true, 0, ""},
 		{"first back-off", pair(3, now), false, time.Second, ReasonBackoff},
@@ -29,11 +33,11 @@ func TestDecide(t *testing.T) {
 		{"locked", pair(8, ago(time.Minute)), false, 14 * time.Minute, ReasonLocked},
 		{"still locked after more", pair(12, now), false, 15 * time.Minute, ReasonLocked},
 		{"lock over", pair(12, ago(15*time.Minute)), true, 0, ""},
-		{"account under the ceiling", Facts{Account: AccountFacts{99, ago(time.Minute)}}, true, 0, ""},
-		{"account at the ceiling", Facts{Account: AccountFacts{100, ago(20 * time.Minute)}}, false, 40 * time.Minute, ReasonAccount},
-		{"pair reported before account", Facts{Pair: PairFacts{8, now}, Account: AccountFacts{100, ago(59 * time.Minute)}},
+		{"account under the ceiling", store.LoginFacts{Account: store.LoginAccountFacts{Failures: 99, Oldest: ago(time.Minute)}}, true, 0, ""},
+		{"account at the ceiling", store.LoginFacts{Account: store.LoginAccountFacts{Failures: 100, Oldest: ago(20 * time.Minute)}}, false, 40 * time.Minute, ReasonAccount},
+		{"pair reported before account", store.LoginFacts{Pair: store.LoginPairFacts{Failures: 8, Last: now}, Account: store.LoginAccountFacts{Failures: 100, Oldest: ago(59 * time.Minute)}},
 			false, 15 * time.Minute, ReasonLocked},
-		{"account when the pair is free", Facts{Pair: PairFacts{8, ago(time.Hour)}, Account: AccountFacts{100, ago(59 * time.Minute)}},
+		{"account when the pair is free", store.LoginFacts{Pair: store.LoginPairFacts{Failures: 8, Last: ago(time.Hour)}, Account: store.LoginAccountFacts{Failures: 100, Oldest: ago(59 * time.Minute)}},
 			false, time.Minute, ReasonAccount},
 	} {
 		ok, retry, why := c.decide(tc.f, now)
@@ -59,14 +63,14 @@ func TestTripped(t *testing.T) {
 		{5, 10, ReasonAccount},
 		{3, 11, ReasonBackoff},
 	} {
-		f := Facts{Pair: PairFacts{Failures: tc.pair}, Account: AccountFacts{Failures: tc.account}}
+		f := store.LoginFacts{Pair: store.LoginPairFacts{Failures: tc.pair}, Account: store.LoginAccountFacts{Failures: tc.account}}
 		if got := c.tripped(f); got != tc.want {
 			t.Errorf("pair %d, account %d: tripped %q, want %q", tc.pair, tc.account, got, tc.want)
 		}
 	}
 	// lock_after may equal free_failures: the lock is what trips.
 	c.LockAfter = c.FreeFailures
-	if got := c.tripped(Facts{Pair: PairFacts{Failures: 3}}); got != ReasonLocked {
+	if got := c.tripped(store.LoginFacts{Pair: store.LoginPairFacts{Failures: 3}}); got != ReasonLocked {
 		t.Errorf("lock_after = free_failures: tripped %q, want locked", got)
 	}
 }

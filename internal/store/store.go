@@ -1,7 +1,10 @@
 // Package store holds the records Gatehouse persists and the errors its
 // backends return. The interfaces over these records are declared by their
-// consumers (session.Store, token.KeyStore); each backend (sqlite, and later
-// postgres) implements them and must pass the shared suite in storetest.
+// consumers, each once (session.Store, token.KeyStore, revocation.Store,
+// limiter.Store); each backend (sqlite, postgres) implements them, imports
+// no consumer, and must pass the shared suite in storetest, which runs
+// against those same interfaces (and limitertest for limiter.Store, which
+// only the backends shared by several nodes implement).
 //
 // Secrets never reach a store in the clear: refresh tokens are kept as their
 // SHA-256 hash, passwords as argon2id PHC strings, CSRF values as hashes.
@@ -210,4 +213,32 @@ type SessionQuery struct {
 	// order above.
 	After string
 	Limit int // at most 1000; 0 means 1000
+}
+
+// LoginFacts are what the login limiter's policy decides on (see the
+// limiter package, which declares the store of them): the failed logins
+// of one (account, IP) pair, and of its account from every address.
+type LoginFacts struct {
+	Pair    LoginPairFacts
+	Account LoginAccountFacts
+}
+
+// LoginPairFacts is what is known of one (account, IP) pair: how many
+// failures its current run holds and when the latest was. A run ends at a
+// success for the pair, or when a failure comes after the pair has been
+// idle for the limiter's PairIdle (the pair then starts again at one).
+type LoginPairFacts struct {
+	Failures int
+	Last     time.Time
+}
+
+// LoginAccountFacts is what is known of one account: how many failures,
+// from all addresses together, fall in the hour before now (limiter.Window),
+// and when the oldest of them was: an hour after Oldest the count first
+// drops. A state may keep time coarser than the clock (the limiter's
+// in-memory one counts per minute, drops a whole minute at once, and so
+// reports the oldest minute's start).
+type LoginAccountFacts struct {
+	Failures int
+	Oldest   time.Time
 }

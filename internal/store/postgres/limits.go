@@ -6,19 +6,18 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/gatehouse-auth/gatehouse/internal/limiter"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
-// The login limits' facts (limiter.Store), shared by every node so that a
-// failure on one counts on all (migration 00004 explains the two tables).
-// Each method is one statement: one query per login attempt, one write per
-// failed login, one delete per successful one.
-
-var _ limiter.Store = (*DB)(nil)
+// The login limits' facts (limiter.Store, which the limiter declares over
+// store.LoginFacts, and limits_test holds DB to), shared by every node so
+// that a failure on one counts on all (migration 00004 explains the two
+// tables). Each method is one statement: one query per login attempt, one
+// write per failed login, one delete per successful one.
 
 // LoginFailures returns the pair's run and the account's failures after
 // since, in one query.
-func (db *DB) LoginFailures(ctx context.Context, account, ip string, since time.Time) (limiter.Facts, error) {
+func (db *DB) LoginFailures(ctx context.Context, account, ip string, since time.Time) (store.LoginFacts, error) {
 	var (
 		pairN    pgtype.Int4
 		pairLast pgtype.Timestamptz
@@ -30,11 +29,11 @@ func (db *DB) LoginFailures(ctx context.Context, account, ip string, since time.
 		LEFT JOIN login_pairs p ON p.account = $1 AND p.ip = $2`,
 		account, ip, since).Scan(&pairN, &pairLast, &n, &oldest)
 	if err != nil {
-		return limiter.Facts{}, formatError(err)
+		return store.LoginFacts{}, formatError(err)
 	}
-	return limiter.Facts{
-		Pair:    limiter.PairFacts{Failures: int(pairN.Int32), Last: fromTS(pairLast)},
-		Account: limiter.AccountFacts{Failures: int(n), Oldest: fromTS(oldest)},
+	return store.LoginFacts{
+		Pair:    store.LoginPairFacts{Failures: int(pairN.Int32), Last: fromTS(pairLast)},
+		Account: store.LoginAccountFacts{Failures: int(n), Oldest: fromTS(oldest)},
 	}, nil
 }
 
@@ -47,7 +46,7 @@ func (db *DB) LoginFailures(ctx context.Context, account, ip string, since time.
 // at the same instant may each miss the other's, which can double or drop
 // the audit event of the ceiling's trip but never a decision: Allow reads
 // what is committed.
-func (db *DB) RecordLoginFailure(ctx context.Context, account, ip string, at, runStart, since time.Time) (limiter.Facts, error) {
+func (db *DB) RecordLoginFailure(ctx context.Context, account, ip string, at, runStart, since time.Time) (store.LoginFacts, error) {
 	var (
 		pairN    int32
 		pairLast time.Time
@@ -68,11 +67,11 @@ func (db *DB) RecordLoginFailure(ctx context.Context, account, ip string, at, ru
 		SELECT p.failures, p.last_failure, a.n, a.oldest FROM p, a`,
 		account, ip, at, runStart, since).Scan(&pairN, &pairLast, &n, &oldest)
 	if err != nil {
-		return limiter.Facts{}, formatError(err)
+		return store.LoginFacts{}, formatError(err)
 	}
-	return limiter.Facts{
-		Pair:    limiter.PairFacts{Failures: int(pairN), Last: pairLast.UTC()},
-		Account: limiter.AccountFacts{Failures: int(n), Oldest: oldest.UTC()},
+	return store.LoginFacts{
+		Pair:    store.LoginPairFacts{Failures: int(pairN), Last: pairLast.UTC()},
+		Account: store.LoginAccountFacts{Failures: int(n), Oldest: oldest.UTC()},
 	}, nil
 }
 

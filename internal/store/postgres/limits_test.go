@@ -13,6 +13,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 )
 
+// DB is the limiter's shared Store; the backend does not import the
+// limiter, so the check is here.
+var _ limiter.Store = (*DB)(nil)
+
 // TestSharedLimiter: the limiter's scenarios with two nodes, each its own
 // limiter and connection pool, over one database: failures through either
 // count on both.
@@ -32,10 +36,10 @@ func TestLoginFailureFacts(t *testing.T) {
 	const idle = 2 * time.Hour
 
 	f, err := db.LoginFailures(ctx, "alice", "ip1", t0.Add(-time.Hour))
-	if err != nil || f != (limiter.Facts{}) {
+	if err != nil || f != (store.LoginFacts{}) {
 		t.Fatalf("nothing recorded: %+v, %v", f, err)
 	}
-	record := func(ip string, at time.Time) limiter.Facts {
+	record := func(ip string, at time.Time) store.LoginFacts {
 		t.Helper()
 		f, err := db.RecordLoginFailure(ctx, "alice", ip, at, at.Add(-idle), at.Add(-time.Hour))
 		if err != nil {
@@ -46,8 +50,8 @@ func TestLoginFailureFacts(t *testing.T) {
 	record("ip1", t0)
 	record("ip2", t0.Add(time.Second))
 	got := record("ip1", t0.Add(2*time.Second))
-	want := limiter.Facts{Pair: limiter.PairFacts{Failures: 2, Last: t0.Add(2 * time.Second)},
-		Account: limiter.AccountFacts{Failures: 3, Oldest: t0}}
+	want := store.LoginFacts{Pair: store.LoginPairFacts{Failures: 2, Last: t0.Add(2 * time.Second)},
+		Account: store.LoginAccountFacts{Failures: 3, Oldest: t0}}
 	if got != want {
 		t.Errorf("after three failures: %+v, want %+v", got, want)
 	}
@@ -56,7 +60,7 @@ func TestLoginFailureFacts(t *testing.T) {
 	}
 	// The hour moves on: the first failure leaves it, exactly.
 	f, _ = db.LoginFailures(ctx, "alice", "ip2", t0)
-	if want := (limiter.AccountFacts{Failures: 2, Oldest: t0.Add(time.Second)}); f.Account != want {
+	if want := (store.LoginAccountFacts{Failures: 2, Oldest: t0.Add(time.Second)}); f.Account != want {
 		t.Errorf("an hour later: account %+v, want %+v", f.Account, want)
 	}
 	// A success ends the pair's run, not the account's count.
@@ -64,7 +68,7 @@ func TestLoginFailureFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ = db.LoginFailures(ctx, "alice", "ip1", t0.Add(-time.Hour))
-	if f.Pair != (limiter.PairFacts{}) || f.Account.Failures != 3 {
+	if f.Pair != (store.LoginPairFacts{}) || f.Account.Failures != 3 {
 		t.Errorf("after a success: %+v", f)
 	}
 	// A run idle too long starts over; one that is not goes on.

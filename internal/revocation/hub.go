@@ -35,12 +35,17 @@ const PageSize = 1000
 // a subscriber further behind reads from the store.
 const recentCap = 4096
 
-// Store is what the Hub reads.
+// Store is what the Hub reads, and each method's contract, which every
+// backend is held to by the conformance suite (storetest). The entries
+// are appended by the session engine's revocations (session.Store).
 type Store interface {
-	// Revocations returns up to limit entries after the seq after,
-	// ascending.
+	// Revocations returns up to limit (at most PageSize; 0 means
+	// PageSize) feed entries with Seq above after, ascending. Seqs are
+	// assigned in commit order and never reused: a reader that has seen
+	// seq N has seen every entry committed before it.
 	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
-	// RevocationHead returns the highest seq ever assigned (0 if none).
+	// RevocationHead returns the highest seq ever assigned, 0 if none;
+	// pruning does not lower it.
 	RevocationHead(ctx context.Context) (int64, error)
 }
 

@@ -76,48 +76,71 @@ type Limiter interface {
 	Success(ctx context.Context, ip, account string, now time.Time) error
 }
 
-// Store is what the engine needs from storage. The store package's
-// sentinel errors (store.ErrNotFound, store.ErrConflict,
-// store.ErrAlreadySpent) are part of each method's contract.
+// Store is what the engine needs from storage, and each method's contract,
+// which every backend is held to by the conformance suite (storetest). The
+// store package's sentinel errors (store.ErrNotFound, store.ErrConflict,
+// store.ErrAlreadySpent) are part of each method's contract, wrapped with
+// %w.
 type Store interface {
+	// CreateUser inserts u; store.ErrConflict if the id or username is
+	// taken.
 	CreateUser(ctx context.Context, u store.User) error
+	// UserByUsername and UserByID return the user or store.ErrNotFound.
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
-	// ListUsers returns the users matching q, ordered by username.
+	// ListUsers returns the users matching q, ordered by username, at most
+	// q.Limit of them (see store.UserQuery).
 	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
 	CountUsers(ctx context.Context) (int, error)
 	// DeleteUser removes the user, its sessions and refresh tokens, and
 	// appends ev and a revocation-feed entry (revoked at at) for each of
 	// its sessions not already revoked, in one transaction;
-	// store.ErrNotFound if unknown.
+	// store.ErrNotFound for an unknown id, and then nothing is written.
+	// Audit events about the user are kept: they are the record of what
+	// the account did.
 	DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error
-	// UpdateUser applies fn to the user inside one transaction.
+	// UpdateUser reads the user, applies fn and writes it back in one
+	// transaction, ignoring any change fn makes to the id;
+	// store.ErrNotFound, store.ErrConflict on a taken username, or fn's
+	// error unchanged, and then nothing is written.
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
 
 	// CreateSession stores a session and its first refresh token atomically.
 	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
+	// SessionByID returns the session, revoked or not, or
+	// store.ErrNotFound.
 	SessionByID(ctx context.Context, id string) (store.Session, error)
-	// ListSessions returns the sessions matching q, newest first.
+	// ListSessions returns the sessions matching q, newest first, at most
+	// q.Limit of them (see store.SessionQuery).
 	ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
-	// PruneSessions deletes sessions that ended before endedBefore.
+	// PruneSessions deletes, with their refresh tokens, the sessions that
+	// ended before endedBefore: revoked before it, ExpiresAt before it, or
+	// LastUsedAt more than idle before it. A session that ended at
+	// endedBefore exactly is kept, and so is every session live then (see
+	// store.SessionQuery.LiveAt). It returns how many sessions it deleted.
 	PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error)
+	// RefreshToken returns the token with the hash or store.ErrNotFound.
 	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
 	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
 	// returns store.ErrAlreadySpent and writes nothing.
 	RotateRefreshToken(ctx context.Context, r store.Rotation) error
 	// RevokeSession ends the session and appends ev in one transaction,
-	// with a revocation-feed entry when it ended the session just now.
+	// with one revocation-feed entry when it ended the session just now
+	// (it was live); revoking twice is not an error and appends no entry;
+	// an unknown id is store.ErrNotFound.
 	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
 	// RevokeUserSessions ends all the user's live sessions but except, and
 	// appends ev and one revocation-feed entry per session ended, in one
-	// transaction.
+	// transaction, returning how many it ended.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
-	// PruneRevocations deletes revocation-feed entries revoked before
-	// before.
+	// PruneRevocations deletes the revocation-feed entries revoked before
+	// before (one revoked at before exactly is kept) and returns how many.
 	PruneRevocations(ctx context.Context, before time.Time) (int, error)
 
+	// AppendAudit stores one event.
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
-	// AuditEvents returns the events matching f, newest first.
+	// AuditEvents returns the events matching f, newest first, at most
+	// f.Limit of them (see store.AuditFilter).
 	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 }
 

@@ -54,20 +54,26 @@ var ErrNoKey = errors.New("token: no active signing key")
 // to rotate once more.
 var ErrRotationConflict = errors.New("another rotation happened first")
 
-// KeyStore is what the keyring needs from storage.
+// KeyStore is what the keyring needs from storage, and each method's
+// contract, which every backend is held to by the conformance suite
+// (storetest).
 type KeyStore interface {
-	// SigningKeys returns every stored key.
+	// SigningKeys returns every stored key, oldest activation first.
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	// AddSigningKey stores k and, atomically, retires every unretired key
 	// activated no later than k at k.ActivatesAt, keeping it published for
 	// keep after that, provided the newest key (by ActivatesAt, then
-	// CreatedAt, then kid) is still after ("" for none); otherwise it
-	// returns store.ErrConflict and writes nothing. This compare-and-set
-	// is what lets several nodes share one store: of those that saw the
-	// same newest key and decided to add one, exactly one does.
+	// CreatedAt, then kid compared byte by byte) is still after ("" for an
+	// empty table); otherwise, the newest key being another or k's kid
+	// taken, it returns store.ErrConflict and writes nothing. This
+	// compare-and-set is what lets several nodes share one store: of those
+	// that saw the same newest key and decided to add one, exactly one
+	// does.
 	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error
-	// ResealSigningKeys replaces private bytes where a row still holds
-	// the old ones, in one transaction (see store.KeyReseal).
+	// ResealSigningKeys sets each key's private bytes to r.New where the
+	// row still holds r.Old, in one transaction (see store.KeyReseal),
+	// returning how many rows changed; rows holding anything else are
+	// left alone.
 	ResealSigningKeys(ctx context.Context, rs []store.KeyReseal) (int, error)
 	// DeleteExpiredSigningKeys removes keys unpublished before now.
 	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) error

@@ -16,102 +16,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/revocation"
+	// engine, since session names this suite's session fixture.
+	engine "github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-// Store is the whole surface a backend offers: the union of session.Store
-// (the engine) and token.KeyStore (the keyring), the server secrets the
-// commands read, and the audit and key maintenance queries. The contract
-// of each method is the one its doc comment in the consumer states; the
-// errors below are the store package's sentinels, wrapped with %w.
+// Store is the whole surface a backend offers: the interfaces its
+// consumers declare, each with its methods' contracts in its doc comments
+// (the errors are the store package's sentinels, wrapped with %w), and the
+// server secrets the commands read. A method added to a consumer's
+// interface is thereby one every backend must offer here. The login
+// limits' store (limiter.Store) is not part of it: only a backend that
+// several nodes share implements it, and limitertest is its suite.
 type Store interface {
-	// CreateUser inserts u; ErrConflict if the id or username is taken.
-	CreateUser(ctx context.Context, u store.User) error
-	// UserByUsername and UserByID return the user or ErrNotFound.
-	UserByUsername(ctx context.Context, username string) (store.User, error)
-	UserByID(ctx context.Context, id string) (store.User, error)
-	// ListUsers returns the users matching q ordered by username, at most
-	// q.Limit of them (see store.UserQuery).
-	ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error)
-	// DeleteUser removes the user with its sessions and refresh tokens and
-	// appends ev and a revocation-feed entry (revoked at at) for each of
-	// its sessions not already revoked, in one transaction; ErrNotFound
-	// for an unknown id, and then nothing is written. Audit events about
-	// the user are kept: they are the record of what the account did.
-	DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error
-	CountUsers(ctx context.Context) (int, error)
-	// UpdateUser reads, applies fn and writes back in one transaction,
-	// ignoring any change fn makes to the id; ErrNotFound, ErrConflict on
-	// a taken username, or fn's error unchanged, and then nothing is
-	// written.
-	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
-
-	// CreateSession stores a session and its first refresh token atomically.
-	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
-	// SessionByID returns the session, revoked or not, or ErrNotFound.
-	SessionByID(ctx context.Context, id string) (store.Session, error)
-	// ListSessions returns the sessions matching q, newest first, at most
-	// q.Limit of them (see store.SessionQuery).
-	ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
-	// PruneSessions deletes, with their refresh tokens, the sessions that
-	// ended before endedBefore: revoked before it, ExpiresAt before it, or
-	// LastUsedAt more than idle before it. A session that ended at
-	// endedBefore exactly is kept, and so is every session live then (see
-	// store.SessionQuery.LiveAt). It returns how many sessions it deleted.
-	PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error)
-	// RefreshToken returns the token with the hash or ErrNotFound.
-	RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
-	// RotateRefreshToken spends r.OldHash and stores r.Next atomically, or
-	// returns ErrAlreadySpent and writes nothing.
-	RotateRefreshToken(ctx context.Context, r store.Rotation) error
-	// RevokeSession ends the session and appends ev in one transaction,
-	// with one revocation-feed entry if the session was live; revoking
-	// twice is not an error and appends no entry; an unknown id is
-	// ErrNotFound.
-	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
-	// RevokeUserSessions ends the user's live sessions but except and
-	// appends ev and one revocation-feed entry per session ended, in one
-	// transaction, returning how many it ended.
-	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
-
-	// Revocations returns up to limit (at most 1000; 0 means 1000) feed
-	// entries with Seq above after, ascending. Seqs are assigned in commit
-	// order and never reused: a reader that has seen seq N has seen every
-	// entry committed before it.
-	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
-	// RevocationHead returns the highest seq ever assigned, 0 if none;
-	// pruning does not lower it.
-	RevocationHead(ctx context.Context) (int64, error)
-	// PruneRevocations deletes the entries revoked before before (one
-	// revoked at before exactly is kept) and returns how many.
-	PruneRevocations(ctx context.Context, before time.Time) (int, error)
-
-	// AppendAudit stores one event; AuditEvents returns the events
-	// matching f, newest first, at most f.Limit of them (see
-	// store.AuditFilter).
-	AppendAudit(ctx context.Context, ev store.AuditEvent) error
-	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
-
-	// SigningKeys returns every key, oldest activation first.
-	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
-	// AddSigningKey stores k and, atomically, retires every unretired key
-	// activated no later than k at k.ActivatesAt, published for keep more,
-	// provided the newest key (greatest ActivatesAt, then CreatedAt, then
-	// kid compared byte by byte) is still the one with kid after, "" for
-	// an empty table: a compare-and-set, so that of several nodes adding a
-	// key after the same newest one exactly one succeeds. ErrConflict when
-	// the newest key is another or on a duplicate kid, and then nothing is
-	// written.
-	AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error
-	// ResealSigningKeys sets each key's private bytes to r.New where the
-	// row still holds r.Old, in one transaction, returning how many rows
-	// changed; rows holding anything else are left alone.
-	ResealSigningKeys(ctx context.Context, rs []store.KeyReseal) (int, error)
-	// DeleteExpiredSigningKeys removes keys unpublished before now.
-	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) error
+	engine.Store     // the session engine
+	token.KeyStore   // the keyring
+	revocation.Store // the revocation hub
 
 	// Secret returns the named secret, creating it with size random bytes
-	// on first use; concurrent first uses agree.
+	// on first use; concurrent first uses agree. Its consumer is the
+	// composition root (the gatehouse command), which no package imports.
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 }
 

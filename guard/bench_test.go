@@ -28,6 +28,7 @@ import (
 func benchEnv(b *testing.B, k *keys, change func(*guard.Config)) *env {
 	e := newEnv(b, k, func(c *guard.Config) {
 		c.Now = time.Now
+		c.Metrics = nil // the default
 		if change != nil {
 			change(c)
 		}

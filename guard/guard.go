@@ -112,6 +112,9 @@ type Config struct {
 	// Refresher, when set, turns on in-line refresh of expired cookie-borne
 	// access tokens (see docs/guard.md for the trade-off). Nil: off.
 	Refresher Refresher
+	// Metrics receives the guard's counts (guardprom exposes them to
+	// Prometheus). Nil: nothing is counted.
+	Metrics Metrics
 	// Log receives operational messages (feed down, key set refresh); it
 	// never receives tokens. Default: discard.
 	Log *slog.Logger
@@ -122,14 +125,13 @@ type Config struct {
 // Guard verifies access tokens for a resource server. It is safe for
 // concurrent use. Build it with New.
 type Guard struct {
-	cfg      Config
-	algs     [3]bool // indexed by algIndex: allowed or not
-	b64      *base64.Encoding
-	cache    *tokenCache // nil when off
-	cop      *http.CrossOriginProtection
-	started  int64        // unix nanoseconds of New, for a feed that never reached the server
-	feedLog  atomic.Int64 // unix nanoseconds of the last feed-down log line
-	counters counters
+	cfg     Config
+	algs    [3]bool // indexed by algIndex: allowed or not
+	b64     *base64.Encoding
+	cache   *tokenCache // nil when off
+	cop     *http.CrossOriginProtection
+	started int64        // unix nanoseconds of New, for a feed that never reached the server
+	feedLog atomic.Int64 // unix nanoseconds of the last feed-down log line
 }
 
 // New validates cfg, fills in the defaults and returns a Guard.
@@ -213,6 +215,9 @@ func New(cfg Config) (*Guard, error) {
 	}
 	g.cfg = cfg
 	g.started = cfg.Now().UnixNano()
+	if cfg.Metrics != nil {
+		cfg.Metrics.Gauges(g.state)
+	}
 	return g, nil
 }
 

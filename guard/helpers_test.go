@@ -17,12 +17,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/guard/internal/reason"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
@@ -199,9 +201,10 @@ func claimsAt(now time.Time, over map[string]any) map[string]any {
 // env is a guard over the test keys with a fake clock.
 type env struct {
 	*keys
-	clock *clock.Fake
-	g     *guard.Guard
-	log   *countingHandler
+	clock   *clock.Fake
+	g       *guard.Guard
+	log     *countingHandler
+	metrics *countingMetrics // what g reports
 }
 
 func newEnv(t testing.TB, k *keys, change func(*guard.Config)) *env {
@@ -213,9 +216,9 @@ func newEnv(t testing.TB, k *keys, change func(*guard.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{keys: k, clock: clock.NewFake(t0), log: &countingHandler{}}
+	e := &env{keys: k, clock: clock.NewFake(t0), log: &countingHandler{}, metrics: newCountingMetrics(t)}
 	cfg := guard.Config{Issuer: testIssuer, Audience: testAudience, Keys: src, Now: e.clock.Now,
-		AllowedOrigins: []string{"https://app.test"}, Log: slog.New(e.log)}
+		AllowedOrigins: []string{"https://app.test"}, Log: slog.New(e.log), Metrics: e.metrics}
 	if change != nil {
 		change(&cfg)
 	}
@@ -228,6 +231,78 @@ func newEnv(t testing.TB, k *keys, change func(*guard.Config)) *env {
 // token mints a valid ES256 token now, with claims changed by over.
 func (e *env) token(t testing.TB, over map[string]any) string {
 	return e.es.mint(t, nil, claimsAt(e.clock.Now(), over))
+}
+
+// stats returns what the guard has reported to its metrics.
+func (e *env) stats() stats { return e.metrics.stats() }
+
+// countingMetrics is a guard.Metrics that counts what it is told.
+type countingMetrics struct {
+	t                            testing.TB
+	hits, misses, verified, open atomic.Uint64
+	refreshes, refreshFailures   atomic.Uint64
+	refused                      [reason.N]atomic.Uint64
+	state                        func() (int, time.Duration)
+}
+
+func newCountingMetrics(t testing.TB) *countingMetrics { return &countingMetrics{t: t} }
+
+func (m *countingMetrics) CacheLookup(hit bool) {
+	if hit {
+		m.hits.Add(1)
+	} else {
+		m.misses.Add(1)
+	}
+}
+func (m *countingMetrics) Verified()   { m.verified.Add(1) }
+func (m *countingMetrics) FailedOpen() { m.open.Add(1) }
+func (m *countingMetrics) Refused(s string) {
+	r, ok := reason.Parse(s)
+	if !ok {
+		m.t.Errorf("refused for %q, which is not a documented reason", s)
+		return
+	}
+	m.refused[r].Add(1)
+}
+func (m *countingMetrics) Refreshed(ok bool) {
+	if ok {
+		m.refreshes.Add(1)
+	} else {
+		m.refreshFailures.Add(1)
+	}
+}
+func (m *countingMetrics) Gauges(state func() (int, time.Duration)) {
+	if m.state != nil {
+		m.t.Error("Gauges called twice")
+	}
+	m.state = state
+}
+
+// stats is a snapshot of a countingMetrics.
+type stats struct {
+	CacheHits, CacheMisses uint64
+	CacheEntries           int
+	Verified               uint64
+	// Refused counts refusals by reason; every reason is present.
+	Refused            map[string]uint64
+	RevokedRefusals    uint64 // Refused["revoked"]
+	FeedLag            time.Duration
+	FailClosedRefusals uint64 // Refused["feed_unavailable"]
+	FailOpenPasses     uint64
+	Refreshes          uint64
+	RefreshFailures    uint64
+}
+
+func (m *countingMetrics) stats() stats {
+	s := stats{CacheHits: m.hits.Load(), CacheMisses: m.misses.Load(), Verified: m.verified.Load(),
+		Refused: make(map[string]uint64, reason.N), FailOpenPasses: m.open.Load(),
+		Refreshes: m.refreshes.Load(), RefreshFailures: m.refreshFailures.Load()}
+	for r := range reason.N {
+		s.Refused[r.String()] = m.refused[r].Load()
+	}
+	s.RevokedRefusals, s.FailClosedRefusals = s.Refused["revoked"], s.Refused["feed_unavailable"]
+	s.CacheEntries, s.FeedLag = m.state()
+	return s
 }
 
 // countingHandler is a slog handler counting records, and failing the

@@ -18,7 +18,7 @@ func TestCacheBound(t *testing.T) {
 			for i := range 5 * entries {
 				c.put(fmt.Sprintf("token-%d", i), p, 100, 0)
 			}
-			if _, _, n := c.stats(); n > entries || n < entries/2 {
+			if n := c.len(); n > entries || n < entries/2 {
 				t.Fatalf("%d entries for a bound of %d", n, entries)
 			}
 		})

@@ -63,8 +63,9 @@ func TestGatehouseInterop(t *testing.T) {
 				t.Fatal(err)
 			}
 			ref := &engineRefresher{e: f.Engine}
+			metrics := newCountingMetrics(t)
 			g, err := guard.New(guard.Config{Issuer: sessiontest.Issuer, Audience: sessiontest.Issuer, Keys: src,
-				Now: f.Clock.Now, Refresher: ref})
+				Now: f.Clock.Now, Refresher: ref, Metrics: metrics})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +100,7 @@ func TestGatehouseInterop(t *testing.T) {
 				got.principal.TokenID == p.TokenID {
 				t.Fatalf("in-line refresh: %d %s %+v", got.status, got.body, got.principal)
 			}
-			if s := g.Stats(); s.Refreshes != 1 {
+			if s := metrics.stats(); s.Refreshes != 1 {
 				t.Fatalf("stats %+v", s)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gatehouse-auth/gatehouse/guard/internal/reason"
 	"github.com/gatehouse-auth/gatehouse/internal/credential"
 )
 
@@ -46,7 +47,7 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 func (g *Guard) authorize(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
 	raw, present, err := credential.Bearer(r)
 	if err != nil {
-		g.counters.refuse(rInvalidRequest)
+		g.refuse(reason.InvalidRequest)
 		// RFC 6750 §3.1: invalid_request is answered 400; refreshing
 		// cannot mend a malformed header, so it is no 401.
 		writeProblem(w, http.StatusBadRequest, CodeInvalidRequest,
@@ -76,14 +77,14 @@ func (g *Guard) verifyRequest(w http.ResponseWriter, r *http.Request, raw string
 
 // refuseToken counts and answers a Verify error.
 func (g *Guard) refuseToken(w http.ResponseWriter, err error) {
-	reason := reasonOf(err)
-	g.counters.refuse(reason)
-	if reason == rFeed {
+	r := reasonOf(err)
+	g.refuse(r)
+	if r == reason.FeedUnavailable {
 		writeProblem(w, http.StatusServiceUnavailable, CodeRevocationFeedDown,
 			"revocations cannot be checked right now; try again shortly", "")
 		return
 	}
-	if reason == rRevoked {
+	if r == reason.Revoked {
 		// Still the RFC 6750 invalid_token challenge, but the problem code
 		// is Gatehouse's session_ended, as the server answers it: a client
 		// can tell that refreshing is pointless and go straight to login.
@@ -99,19 +100,19 @@ func (g *Guard) refuseToken(w http.ResponseWriter, err error) {
 func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
 	j, ok := g.readCookies(r)
 	if !ok {
-		g.counters.refuse(rDuplicateCookie)
+		g.refuse(reason.DuplicateCookie)
 		writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, "a session cookie is present more than once", "")
 		return nil, false
 	}
 	if j.Access == "" {
-		g.counters.refuse(rNoToken)
+		g.refuse(reason.NoToken)
 		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "the request carries no access token", challengeNoCredentials)
 		return nil, false
 	}
 	unsafe := !safeMethod(r.Method)
 	if unsafe {
 		if err := g.cop.Check(r); err != nil {
-			g.counters.refuse(rCrossOrigin)
+			g.refuse(reason.CrossOrigin)
 			writeProblem(w, http.StatusForbidden, CodeCrossOriginRequest, "cross-origin request refused", "")
 			return nil, false
 		}
@@ -129,7 +130,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 		return nil, false
 	}
 	if unsafe && !g.csrfOK(r, j, p) {
-		g.counters.refuse(rCSRF)
+		g.refuse(reason.CSRF)
 		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
 		return nil, false
 	}
@@ -144,7 +145,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 // on with the new token, verified like any other.
 func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j credential.Jar, expired *Principal, unsafe bool) (*Principal, bool) {
 	if unsafe && !g.csrfOK(r, j, expired) {
-		g.counters.refuse(rCSRF)
+		g.refuse(reason.CSRF)
 		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
 		return nil, false
 	}
@@ -154,24 +155,24 @@ func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j credenti
 	}
 	raw, err := g.cfg.Refresher.Refresh(w, r)
 	if err != nil || raw == "" {
-		g.counters.refreshFailure.Add(1)
-		g.counters.refuse(rRefreshFailed)
+		g.refreshed(false)
+		g.refuse(reason.RefreshFailed)
 		invalidToken(w, "the access token expired and the session could not be refreshed")
 		return nil, false
 	}
 	p, ok := g.verifyRequest(w, r, raw)
 	if !ok {
-		g.counters.refreshFailure.Add(1)
+		g.refreshed(false)
 		return nil, false
 	}
 	if p.SessionID != expired.SessionID || p.Subject != expired.Subject {
 		// A refresh continues the same session of the same user; anything
 		// else is a Refresher bug, and the request must not change hands.
-		g.counters.refreshFailure.Add(1)
-		g.counters.refuse(rRefreshFailed)
+		g.refreshed(false)
+		g.refuse(reason.RefreshFailed)
 		invalidToken(w, "the access token expired and the session could not be refreshed")
 		return nil, false
 	}
-	g.counters.refreshes.Add(1)
+	g.refreshed(true)
 	return p, true
 }

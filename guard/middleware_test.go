@@ -71,15 +71,15 @@ func TestRevocation(t *testing.T) {
 	if got := serve(e.g.Middleware, bearerReq("GET", tok)); got.status != 200 {
 		t.Fatalf("before revocation: %d %s", got.status, got.body)
 	}
-	if got := serve(e.g.Middleware, bearerReq("GET", tok)); got.status != 200 || e.g.Stats().CacheHits != 1 {
-		t.Fatalf("second request: %d, hits %d", got.status, e.g.Stats().CacheHits)
+	if got := serve(e.g.Middleware, bearerReq("GET", tok)); got.status != 200 || e.stats().CacheHits != 1 {
+		t.Fatalf("second request: %d, hits %d", got.status, e.stats().CacheHits)
 	}
 	rv.Add("sess-1", e.clock.Now().Add(6*time.Minute), 1)
 	got := serve(e.g.Middleware, bearerReq("GET", tok)) // a cache hit, refused all the same
 	if got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeSessionEnded {
 		t.Fatalf("revoked after a cache hit: %d %q %q", got.status, got.challenge, got.code)
 	}
-	if s := e.g.Stats(); s.CacheHits != 2 || s.RevokedRefusals != 1 {
+	if s := e.stats(); s.CacheHits != 2 || s.RevokedRefusals != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 	if _, err := e.g.Verify(t.Context(), tok); !errors.Is(err, guard.ErrRevoked) {
@@ -146,7 +146,7 @@ func TestFeedDown(t *testing.T) {
 					t.Fatal("a log record contains the token")
 				}
 			}
-			s := e.g.Stats()
+			s := e.stats()
 			if open && (s.FailOpenPasses != 4 || s.FailClosedRefusals != 0) || !open && (s.FailClosedRefusals != 4 || s.FailOpenPasses != 0) {
 				t.Fatalf("stats %+v", s)
 			}

@@ -3,6 +3,7 @@ package guard
 import (
 	"net/http"
 
+	"github.com/gatehouse-auth/gatehouse/guard/internal/reason"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
@@ -44,15 +45,15 @@ func invalidToken(w http.ResponseWriter, description string) {
 // says which check failed without echoing anything from the token.
 func describe(err error) string {
 	switch reasonOf(err) {
-	case rExpired:
+	case reason.Expired:
 		return "the access token expired"
-	case rNotYetValid:
+	case reason.NotYetValid:
 		return "the access token is not valid yet"
-	case rClaims:
+	case reason.Claims:
 		return "the access token's claims are not acceptable"
-	case rSignature:
+	case reason.Signature:
 		return "the access token's signature or key is not valid"
-	case rRevoked:
+	case reason.Revoked:
 		return "the session has ended"
 	}
 	return "the access token is malformed"

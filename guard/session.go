@@ -36,7 +36,9 @@ func (g *Guard) feedDown(now time.Time, lag time.Duration, never bool) error {
 		g.cfg.Log.Warn(msg, "lag", lag.Round(time.Second), "never_contacted", never, "max_lag", g.cfg.FeedMaxLag)
 	}
 	if g.cfg.FailOpen {
-		g.counters.feedOpen.Add(1)
+		if m := g.cfg.Metrics; m != nil {
+			m.FailedOpen()
+		}
 		return nil
 	}
 	return ErrFeedDown

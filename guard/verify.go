@@ -28,7 +28,7 @@ func (g *Guard) Verify(ctx context.Context, raw string) (*Principal, error) {
 		err = g.checkSession(p, now)
 	}
 	if err != nil {
-		g.counters.refuse(reasonOf(err))
+		g.refuse(reasonOf(err))
 		return nil, err
 	}
 	return p, nil
@@ -39,7 +39,11 @@ func (g *Guard) Verify(ctx context.Context, raw string) (*Principal, error) {
 // with any other error the principal is nil.
 func (g *Guard) authenticate(ctx context.Context, raw string, now time.Time) (*Principal, error) {
 	if g.cache != nil {
-		if p, ok := g.cache.get(raw, now.UnixNano()); ok {
+		p, ok := g.cache.get(raw, now.UnixNano())
+		if m := g.cfg.Metrics; m != nil {
+			m.CacheLookup(ok)
+		}
+		if ok {
 			return p, nil
 		}
 	}
@@ -47,7 +51,9 @@ func (g *Guard) authenticate(ctx context.Context, raw string, now time.Time) (*P
 	if err != nil {
 		return p, err
 	}
-	g.counters.verified.Add(1)
+	if m := g.cfg.Metrics; m != nil {
+		m.Verified()
+	}
 	if g.cache != nil && now.Before(p.ExpiresAt) {
 		// A copy, so the entry does not pin whatever larger string (a
 		// header line) raw was cut from.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
@@ -32,7 +33,7 @@ suspected key compromise; verifiers with a cached JWKS re-fetch on the
 unknown kid).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
 				c, _ := e.load(cmd)
 				if alg == "" {
 					alg = c.SigningAlg
@@ -47,7 +48,7 @@ unknown kid).`,
 				if delay < 0 {
 					return fmt.Errorf("--activate-in must not be negative")
 				}
-				k, err := a.keys.Rotate(ctx, alg, delay)
+				k, err := a.Keys.Rotate(ctx, alg, delay)
 				if errors.Is(err, token.ErrRotationConflict) {
 					// Someone else's key was added since this command read
 					// the keys: adding another would rotate twice.
@@ -70,8 +71,8 @@ unknown kid).`,
 		Short: "List signing keys and their state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				keys, err := a.db.SigningKeys(ctx)
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
+				keys, err := a.DB.SigningKeys(ctx)
 				if err != nil {
 					return err
 				}

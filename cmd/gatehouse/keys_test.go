@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/internal/config"
-	"github.com/gatehouse-auth/gatehouse/internal/csrf"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 )
 
@@ -60,28 +58,4 @@ func TestCLIKeyEncryption(t *testing.T) {
 		t.Fatalf("keys list:\n%s", out)
 	}
 	cliStep(t, env("not a key", ""), "", []string{"keys", "list"}, "key_encryption_key must be base64")
-}
-
-// TestCSRFKeyUnderKEK: with key_encryption_key the CSRF key is no longer
-// the stored secret itself, and a KEK rotation (previous key configured)
-// keeps tokens minted before it valid.
-func TestCSRFKeyUnderKEK(t *testing.T) {
-	secret := bytes.Repeat([]byte{3}, 32)
-	kek1, kek2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	plain := newCSRF(secret, config.Resolved{})
-	if tok := plain.Mint("s"); !csrf.New(secret).Valid("s", tok) {
-		t.Fatal("without a KEK the stored secret must be the key")
-	}
-	sealed := newCSRF(secret, config.Resolved{KEK: kek1})
-	tok := sealed.Mint("s")
-	if csrf.New(secret).Valid("s", tok) {
-		t.Fatal("with a KEK, the stored secret alone validates tokens")
-	}
-	rotating := newCSRF(secret, config.Resolved{KEK: kek2, PreviousKEK: kek1})
-	if !rotating.Valid("s", tok) {
-		t.Fatal("a token minted under the previous KEK is refused during the rotation")
-	}
-	if newCSRF(secret, config.Resolved{KEK: kek2}).Valid("s", tok) {
-		t.Fatal("a token minted under a KEK no longer configured is accepted")
-	}
 }

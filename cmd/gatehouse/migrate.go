@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 )
 
@@ -28,7 +29,7 @@ migrates whenever it is opened, so this only reports its version.`,
 			if _, err := c.Resolve(c.Listen); err != nil {
 				return err
 			}
-			db, err := openDatabase(cmd.Context(), c, true)
+			db, err := app.OpenDatabase(cmd.Context(), c, true)
 			if err != nil {
 				return err
 			}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/httpserve"
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -85,15 +85,15 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	}
 	log := newLogger(e.stderr, cfg.Config)
 
-	a, err := e.openApp(ctx, cfg, log, true)
+	a, err := app.Open(ctx, cfg, app.Options{Clock: e.clock, Log: log, Create: true})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if !a.keys.Encrypted() {
+	if !a.Keys.Encrypted() {
 		log.Warn("signing keys are stored unencrypted in the database; set key_encryption_key (openssl rand -base64 32) to encrypt them at rest")
 	}
-	if err := a.keys.Ensure(ctx, cfg.SigningAlg); err != nil {
+	if err := a.Keys.Ensure(ctx, cfg.SigningAlg); err != nil {
 		return err
 	}
 	if err := e.bootstrapAdmin(ctx, a); err != nil {
@@ -106,25 +106,12 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if e.getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(cfg.HashMemoryBudgetMiB+memoryOverheadMiB) << 20)
 	}
-	pruneCtx, stopPruner := context.WithCancel(ctx)
-	defer stopPruner()
-	go a.engine.RunPruner(pruneCtx, time.Hour)
-	go a.limiter.RunPruner(pruneCtx, time.Hour, e.clock.Now, log)
-	// The revocation feed stops with the server: its open streams end
-	// then, so a graceful shutdown does not wait on them.
-	go a.hub.Run(pruneCtx)
-	g, err := e.newGuard(ctx, a, cfg, log, nil)
-	if err != nil {
-		return err
-	}
-	// The demo is the server's fallback handler, and with inline_refresh
-	// its guard needs the server's in-line refresher: it is bound once the
-	// server exists.
-	var demoApp http.Handler
-	var fallback http.Handler
-	if e.demo {
-		fallback = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { demoApp.ServeHTTP(w, r) })
-	}
+	// The background jobs stop with the server; so does the revocation
+	// feed, whose open streams end then, so that a graceful shutdown does
+	// not wait on them.
+	jobs, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	a.Run(jobs)
 	// serve --demo without a revocation_feed_secret gets one for this
 	// run, so that a guard in another process can follow the feed; it is
 	// printed once below, as the admin password is.
@@ -132,39 +119,26 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if e.demo && feedSecret == "" {
 		feedSecret, generated = demoFeedSecret(), true
 	}
-	s, err := authapi.NewServer(a.engine, g, a.keys, log, e.clock, authapi.Config{
-		PublicURL:      cfg.PublicURL,
-		AllowedOrigins: cfg.AllowedOrigins,
-		TrustedProxies: cfg.TrustedProxies,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		MaxHeaderBytes: cfg.MaxHeaderBytes,
-		RequestTimeout: cfg.RequestTimeout,
-		JWKSMaxAge:     cfg.JWKSMaxAge,
-		Fallback:       fallback,
-
-		Revocations:          a.hub,
-		RevocationFeedSecret: feedSecret,
-		RevocationHeartbeat:  cfg.RevocationHeartbeat,
-		RefreshCookiePath:    authapi.RefreshCookiePath(cfg.InlineRefresh),
-		LogoutClearSiteData:  cfg.LogoutClearSiteData,
-	})
-	if err != nil {
+	if err := a.Serve(ctx, app.ServeOptions{FeedSecret: feedSecret}); err != nil {
 		return err
 	}
 	if e.demo {
-		demoGuard := g
+		// The demo is a surface beside the API, behind the same edge;
+		// with inline_refresh its guard refreshes through the API.
+		demoGuard := a.Guard()
 		if cfg.InlineRefresh {
-			if demoGuard, err = e.newGuard(ctx, a, cfg, log, s.InlineRefresher()); err != nil {
+			if demoGuard, err = a.InlineGuard(ctx); err != nil {
 				return err
 			}
 		}
-		if demoApp, err = demoHandler(demoGuard, cfg, log); err != nil {
+		demoApp, err := demoHandler(demoGuard, cfg, log)
+		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
+		a.Mount("/", demoApp)
 	}
-	handler := s.Handler()
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -173,7 +147,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		// max_header_bytes with a problem body first.
 		MaxHeaderBytes: 256 << 10,
 	}
-	srv.RegisterOnShutdown(stopPruner)
+	srv.RegisterOnShutdown(stopJobs)
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -213,13 +187,13 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 
 // bootstrapAdmin creates the first user on an empty database and prints
 // its password once; it is stored nowhere but as a hash.
-func (e *env) bootstrapAdmin(ctx context.Context, a *app) error {
-	has, err := a.engine.HasUsers(ctx)
+func (e *env) bootstrapAdmin(ctx context.Context, a *app.App) error {
+	has, err := a.Engine.HasUsers(ctx)
 	if err != nil || has {
 		return err
 	}
 	pw := rand.Text()
-	if _, err := a.engine.AddUser(ctx, session.Actor{ID: "bootstrap"}, "admin", pw, []string{"admin"}); err != nil {
+	if _, err := a.Engine.AddUser(ctx, session.Actor{ID: "bootstrap"}, "admin", pw, []string{"admin"}); err != nil {
 		return fmt.Errorf("create first admin: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "Created user \"admin\" with password %s\nThis password is shown only now; change it with: gatehouse user passwd admin --password-stdin\n", pw)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
@@ -33,10 +34,10 @@ type sessionRow struct {
 
 // allSessions pages through every session matching q: the store returns
 // at most a page at a time.
-func allSessions(ctx context.Context, a *app, q store.SessionQuery, live bool) ([]store.Session, error) {
+func allSessions(ctx context.Context, a *app.App, q store.SessionQuery, live bool) ([]store.Session, error) {
 	var out []store.Session
 	for {
-		page, err := a.engine.Sessions(ctx, q, live)
+		page, err := a.Engine.Sessions(ctx, q, live)
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +52,7 @@ func allSessions(ctx context.Context, a *app, q store.SessionQuery, live bool) (
 // listSessions returns the rows for `sessions list`: live sessions, or
 // with all every session still on record. Liveness is the engine's own
 // query, not recomputed here.
-func listSessions(ctx context.Context, a *app, userID string, all bool) ([]sessionRow, error) {
+func listSessions(ctx context.Context, a *app.App, userID string, all bool) ([]sessionRow, error) {
 	q := store.SessionQuery{UserID: userID}
 	live, err := allSessions(ctx, a, q, true)
 	if err != nil {
@@ -72,7 +73,7 @@ func listSessions(ctx context.Context, a *app, userID string, all bool) ([]sessi
 	for _, s := range shown {
 		name, ok := names[s.UserID]
 		if !ok {
-			u, err := a.engine.UserByID(ctx, s.UserID)
+			u, err := a.Engine.UserByID(ctx, s.UserID)
 			if err != nil && !errors.Is(err, session.ErrUserNotFound) {
 				return nil, err
 			}
@@ -105,10 +106,10 @@ func newSessionsCmd(e *env) *cobra.Command {
 		Short: "List live sessions (--all: ended ones too), newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
 				userID := ""
 				if cmd.Flags().Changed("user") {
-					u, err := a.engine.User(ctx, listUser)
+					u, err := a.Engine.User(ctx, listUser)
 					if err != nil {
 						return err
 					}
@@ -118,7 +119,7 @@ func newSessionsCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				a.engine.RecordAdminAccess(ctx, session.CLI, "list sessions", userID)
+				a.Engine.RecordAdminAccess(ctx, session.CLI, "list sessions", userID)
 				if asJSON {
 					enc := json.NewEncoder(e.stdout)
 					enc.SetIndent("", "  ")
@@ -157,20 +158,20 @@ func newSessionsCmd(e *env) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
 				if len(args) == 0 {
-					u, err := a.engine.User(ctx, revokeUser)
+					u, err := a.Engine.User(ctx, revokeUser)
 					if err != nil {
 						return err
 					}
-					n, err := a.engine.ForceLogout(ctx, session.CLI, u.ID)
+					n, err := a.Engine.ForceLogout(ctx, session.CLI, u.ID)
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(e.stdout, "ended %d session(s) of user %s\n", n, u.Username)
 					return nil
 				}
-				s, err := a.engine.RevokeSession(ctx, session.CLI, args[0], "")
+				s, err := a.Engine.RevokeSession(ctx, session.CLI, args[0], "")
 				if err != nil {
 					return err
 				}

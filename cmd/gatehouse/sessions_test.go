@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -118,7 +119,7 @@ func TestCLISessions(t *testing.T) {
 
 	// The audit trail names the command line as the actor of each change
 	// and of the listings.
-	withTestApp(t, env, func(ctx context.Context, a *app) error {
+	withTestApp(t, env, func(ctx context.Context, a *app.App) error {
 		for _, tc := range []struct {
 			f    store.AuditFilter
 			want int // at least
@@ -128,7 +129,7 @@ func TestCLISessions(t *testing.T) {
 			{store.AuditFilter{Type: "admin_access"}, 8}, // one per listing above
 		} {
 			tc.f.ActorID = session.CLI.ID
-			evs, err := a.engine.Audit(ctx, tc.f)
+			evs, err := a.Engine.Audit(ctx, tc.f)
 			if err != nil {
 				return err
 			}
@@ -157,7 +158,7 @@ func listed(t *testing.T, out string) map[string]string {
 
 // withTestApp opens the core on the data directory in getenv's
 // environment, as a CLI command does, and runs fn with it.
-func withTestApp(t *testing.T, environ map[string]string, fn func(ctx context.Context, a *app) error) {
+func withTestApp(t *testing.T, environ map[string]string, fn func(ctx context.Context, a *app.App) error) {
 	t.Helper()
 	e := &env{getenv: envFrom(environ), stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, clock: clock.System{}}
 	cmd := &cobra.Command{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -21,7 +22,7 @@ import (
 // command-line operation on the database (safe while the server runs:
 // SQLite in WAL mode serialises the writers). The database must exist:
 // only serve and migrate create one.
-func (e *env) withApp(cmd *cobra.Command, fn func(ctx context.Context, a *app) error) error {
+func (e *env) withApp(cmd *cobra.Command, fn func(ctx context.Context, a *app.App) error) error {
 	c, err := e.load(cmd)
 	if err != nil {
 		return err
@@ -30,7 +31,7 @@ func (e *env) withApp(cmd *cobra.Command, fn func(ctx context.Context, a *app) e
 	if err != nil {
 		return err
 	}
-	a, err := e.openApp(cmd.Context(), cfg, newLogger(io.Discard, c), false)
+	a, err := app.Open(cmd.Context(), cfg, app.Options{Clock: e.clock, Log: newLogger(io.Discard, c)})
 	if err != nil {
 		return err
 	}
@@ -73,8 +74,8 @@ func newUserCmd(e *env) *cobra.Command {
 			} else {
 				pw, generated = rand.Text(), true
 			}
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				u, err := a.engine.AddUser(ctx, session.CLI, args[0], pw, roles)
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
+				u, err := a.Engine.AddUser(ctx, session.CLI, args[0], pw, roles)
 				if err != nil {
 					return err
 				}
@@ -94,8 +95,8 @@ func newUserCmd(e *env) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				users, err := a.engine.Users(ctx, store.UserQuery{})
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
+				users, err := a.Engine.Users(ctx, store.UserQuery{})
 				if err != nil {
 					return err
 				}
@@ -120,12 +121,12 @@ func newUserCmd(e *env) *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return e.withApp(cmd, func(ctx context.Context, a *app) error {
-					u, err := a.engine.User(ctx, args[0])
+				return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
+					u, err := a.Engine.User(ctx, args[0])
 					if err != nil {
 						return err
 					}
-					u, err = a.engine.SetDisabled(ctx, session.CLI, u.ID, disabled)
+					u, err = a.Engine.SetDisabled(ctx, session.CLI, u.ID, disabled)
 					if err != nil {
 						return err
 					}
@@ -149,12 +150,12 @@ func newUserCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
-				u, err := a.engine.User(ctx, args[0])
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
+				u, err := a.Engine.User(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				u, err = a.engine.SetPassword(ctx, session.CLI, u.ID, pw)
+				u, err = a.Engine.SetPassword(ctx, session.CLI, u.ID, pw)
 				if err != nil {
 					return err
 				}
@@ -171,11 +172,11 @@ func newUserCmd(e *env) *cobra.Command {
 		Short: "Show a user's roles, or replace them with the ones given (--clear removes all)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd, func(ctx context.Context, a *app) error {
+			return e.withApp(cmd, func(ctx context.Context, a *app.App) error {
 				if clear && len(args) > 1 {
 					return errors.New("give roles or --clear, not both")
 				}
-				u, err := a.engine.User(ctx, args[0])
+				u, err := a.Engine.User(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -183,7 +184,7 @@ func newUserCmd(e *env) *cobra.Command {
 					fmt.Fprintln(e.stdout, strings.Join(u.Roles, " "))
 					return nil
 				}
-				u, err = a.engine.SetRoles(ctx, session.CLI, u.ID, args[1:])
+				u, err = a.Engine.SetRoles(ctx, session.CLI, u.ID, args[1:])
 				if err != nil {
 					return err
 				}

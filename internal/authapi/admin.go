@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
-
-	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
 // RoleAdmin is the role that opens the admin API.
@@ -32,7 +31,7 @@ type adminUserView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func viewAdminUser(u store.User) adminUserView {
+func viewAdminUser(u session.User) adminUserView {
 	return adminUserView{userView: viewUser(u), Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
@@ -46,7 +45,7 @@ type adminSessionView struct {
 	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
-func viewAdminSession(s store.Session) adminSessionView {
+func viewAdminSession(s session.Session) adminSessionView {
 	return adminSessionView{registrySessionView: viewRegistrySession(s), UserID: s.UserID, CreatedIP: s.CreatedIP,
 		RevokedAt: timePtr(s.RevokedAt), RevokeReason: s.RevokeReason}
 }
@@ -64,7 +63,7 @@ type auditView struct {
 	Detail    string    `json:"detail"`
 }
 
-func viewAudit(e store.AuditEvent) auditView {
+func viewAudit(e session.AuditEvent) auditView {
 	return auditView{ID: e.ID, Time: e.Time, Type: e.Type, ActorID: e.ActorID, UserID: e.UserID, SessionID: e.SessionID,
 		IP: e.IP, UserAgent: e.UserAgent, Outcome: e.Outcome, Detail: e.Detail}
 }
@@ -218,12 +217,12 @@ func (s *Server) handleAdminListUsers() http.Handler {
 			queryProblem(w, err)
 			return
 		}
-		users, err := s.engine.Users(r.Context(), store.UserQuery{Search: q["search"], After: q["after"], Limit: limit + 1})
+		users, err := s.engine.Users(r.Context(), session.UserQuery{Search: q["search"], After: q["after"], Limit: limit + 1})
 		if err != nil {
 			s.engineError(w, r, err)
 			return
 		}
-		users, next := page(users, limit, func(u store.User) string { return u.Username })
+		users, next := page(users, limit, func(u session.User) string { return u.Username })
 		s.engine.RecordAdminAccess(r.Context(), c.actor(s, r), "list_users", "")
 		edge.WriteJSON(w, http.StatusOK, map[string]any{"users": mapRows(users, viewAdminUser), "next": next})
 	})
@@ -387,12 +386,12 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, c caller, 
 	if userID == "" {
 		userID = q["user_id"]
 	}
-	list, err := s.engine.Sessions(r.Context(), store.SessionQuery{UserID: userID, After: q["after"], Limit: limit + 1}, live)
+	list, err := s.engine.Sessions(r.Context(), session.SessionQuery{UserID: userID, After: q["after"], Limit: limit + 1}, live)
 	if err != nil {
 		s.engineError(w, r, err)
 		return
 	}
-	list, next := page(list, limit, func(x store.Session) string { return x.ID })
+	list, next := page(list, limit, func(x session.Session) string { return x.ID })
 	s.engine.RecordAdminAccess(r.Context(), c.actor(s, r), "list_sessions", userID)
 	edge.WriteJSON(w, http.StatusOK, map[string]any{"sessions": mapRows(list, viewAdminSession), "next": next})
 }
@@ -447,15 +446,15 @@ func (s *Server) handleAdminAudit() http.Handler {
 			s.engineError(w, r, err)
 			return
 		}
-		events, next := page(events, limit, func(e store.AuditEvent) string { return strconv.FormatInt(e.ID, 10) })
+		events, next := page(events, limit, func(e session.AuditEvent) string { return strconv.FormatInt(e.ID, 10) })
 		s.engine.RecordAdminAccess(r.Context(), c.actor(s, r), "read_audit", f.UserID)
 		edge.WriteJSON(w, http.StatusOK, map[string]any{"events": mapRows(events, viewAudit), "next": next})
 	})
 }
 
 // auditFilter builds the store filter from the audit query's parameters.
-func auditFilter(q map[string]string) (store.AuditFilter, error) {
-	f := store.AuditFilter{Type: q["type"], UserID: q["user_id"], ActorID: q["actor_id"], SessionID: q["session_id"]}
+func auditFilter(q map[string]string) (session.AuditFilter, error) {
+	f := session.AuditFilter{Type: q["type"], UserID: q["user_id"], ActorID: q["actor_id"], SessionID: q["session_id"]}
 	var err error
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v, ok := q[name]; ok {

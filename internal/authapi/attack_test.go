@@ -31,7 +31,9 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
@@ -225,7 +227,7 @@ func newArena(t *testing.T, opts ...option) *arena {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "let through\n")
 	})
-	gs := httptest.NewServer(a.Fixture.Guard.Middleware(ok))
+	gs := httptest.NewServer(a.Guard.Middleware(ok))
 	t.Cleanup(gs.Close)
 	a.guardURL = gs.URL
 
@@ -236,7 +238,7 @@ func newArena(t *testing.T, opts ...option) *arena {
 	go func() { defer close(followed); a.Hub.Follow(followCtx, a.feedSet) }()
 	t.Cleanup(func() { stop(); <-followed })
 	fg, err := guard.New(guard.Config{Issuer: a.URL, Audience: a.URL, Leeway: sessiontest.Leeway,
-		Keys: guardkeys.FromKeyring(a.Keys), Revocations: a.feedSet, Now: a.Clock.Now, Log: a.Fixture.Log})
+		Keys: guardkeys.FromKeyring(a.Keys), Revocations: a.feedSet, Now: a.Clock.Now, Log: a.Log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1318,7 +1320,7 @@ func attackCatalogue() []attack {
 	add(serverRow("oversize JSON body (over max_body_bytes)", dos, rawBody(over), problemOnly(413, "body_too_large")),
 		serverRow("deeply nested JSON in a field (100,000 arrays) over the body limit", dos, rawBody(nested(100_000)), problemOnly(413, "body_too_large")),
 		attack{name: "deeply nested JSON in a field (100,000 arrays) within a 1 MiB body limit", source: dos, targets: onServer, fresh: true,
-			opts: []option{func(_ *sessiontest.Options, c *authapi.Config) { c.MaxBodyBytes = 1 << 20 }},
+			opts: []option{func(c *config.Resolved, _ *app.Options) { c.MaxBodyBytes = 1 << 20 }},
 			want: serverOnly(problemOnly(400, "malformed_json")),
 			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
 				return rawBody(nested(100_000))(a), nil
@@ -1395,7 +1397,7 @@ func attackCatalogue() []attack {
 
 	// The revocation feed is a credential-bearing endpoint of its own.
 	feedSecret := strings.Repeat("s", 40)
-	withFeed := []option{func(_ *sessiontest.Options, c *authapi.Config) { c.RevocationFeedSecret = feedSecret }}
+	withFeed := []option{func(c *config.Resolved, _ *app.Options) { c.RevocationFeedSecret = feedSecret }}
 	feedRefused := outcome{status: 401, code: "invalid_token", challenge: `Bearer error="invalid_token"`}
 	add(attack{name: "revocation feed with a wrong secret", source: "RFC 6750 §3.1; OWASP API2:2023 (broken authentication)", targets: onServer, fresh: true, opts: withFeed,
 		want: serverOnly(feedRefused),

@@ -7,7 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
-	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
 // authenticated is a verified access token and how it arrived. The
@@ -59,7 +59,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 		// just now. A 401 would send the client to refresh, which cannot
 		// help; 503 asks it to retry.
 		revocationsUnavailable(w)
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, session.ErrUnavailable):
 		// The keyring had to reread the signing keys (its reload
 		// interval passed, or the kid is new) and the database is out of
 		// reach: the token is not known to be bad, and a 401 would send

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
-	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/web"
 )
 
@@ -41,14 +39,16 @@ func TestBrowserClientServed(t *testing.T) {
 	}
 }
 
-// TestFallback: with Config.Fallback set, paths outside the route table
-// reach it behind the same middleware; the API's own paths do not.
+// TestFallback: a surface mounted at / beside the API (the demo app)
+// gets the paths outside the route table, behind the same edge; the
+// API's own paths do not reach it.
 func TestFallback(t *testing.T) {
 	fallback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'")
 		w.Write([]byte("fallback " + r.URL.Path))
 	})
-	g := newGH(t, func(_ *sessiontest.Options, c *authapi.Config) { c.Fallback = fallback })
+	g := newGH(t)
+	g.App.Mount("/", fallback)
 	r := doWith(t, http.DefaultClient, g.URL, "GET", "/elsewhere", nil)
 	if string(r.Body) != "fallback /elsewhere" || r.Header.Get("X-Frame-Options") != "DENY" ||
 		r.Header.Get("Content-Security-Policy") != "default-src 'self'" {

@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 // engineError maps an engine error to its response.
@@ -47,7 +46,7 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such session")
 	case errors.Is(err, session.ErrUserExists):
 		edge.WriteProblem(w, http.StatusConflict, edge.CodeConflict, "a user with this username exists")
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, session.ErrUnavailable):
 		// The database is down or restarting: a transient condition
 		// the client should retry, not a fault of the request or ours.
 		// Logged at most once a second, so an outage under load does

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -35,13 +34,8 @@ func TestGuardRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := url.Parse(sessiontest.Issuer)
 	newHandler := func(v authapi.Verifier) http.Handler {
-		h, err := authapi.New(f.Engine, v, f.Keys, f.Log, f.Clock, authapi.Config{PublicURL: pub})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
+		return apiHandler(t, authapi.Deps{Engine: f.Engine, Verifier: v, Keys: f.Keys, Log: f.Log, Clock: f.Clock}, sessiontest.Issuer)
 	}
 	withSet, withoutSet := newHandler(g), newHandler(f.Guard)
 	do := func(h http.Handler, method, path, tok string) *httptest.ResponseRecorder {

@@ -12,17 +12,21 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
-	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
@@ -51,68 +55,106 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// gh is one running Gatehouse: the real HTTP server on a loopback port,
-// a real SQLite file, and a fake clock the test moves.
+// gh is one running Gatehouse, built by the composition root as serve
+// builds it (internal/app): the real HTTP server on a loopback port, a
+// real SQLite file, and a fake clock the test moves.
 type gh struct {
 	t      *testing.T
 	URL    string
 	Origin string
 	Clock  *clock.Fake
-	DB     *sqlite.DB
+	DB     app.Database
 	Engine *session.Engine
 	Keys   *token.Keyring
 	Logs   *syncBuffer
 	srv    *httptest.Server
-	// Fixture makes further engines over the same database (as the CLI
-	// in another process); Server and Hub are what serve wires.
-	Fixture *sessiontest.Fixture
-	Server  *authapi.Server
-	Hub     *revocation.Hub
-	stopHub func() // serve stops the hub at shutdown
+	// App is the whole of it; Config what it was built from. Server and
+	// Hub are its API and revocation feed; Guard verifies its tokens as
+	// a resource server without the feed would.
+	App    *app.App
+	Config config.Resolved
+	Server *authapi.Server
+	Hub    *revocation.Hub
+	Guard  *guard.Guard
+	Log    *slog.Logger
+	// stopJobs stops the App's background jobs and the revocation feed,
+	// as serve does at shutdown.
+	stopJobs func()
 }
 
-type option func(*sessiontest.Options, *authapi.Config)
+// option adjusts the configuration, or what the composition root takes
+// besides it, before the App is built.
+type option func(*config.Resolved, *app.Options)
 
 func newGH(t *testing.T, opts ...option) *gh {
 	t.Helper()
+	ctx := context.Background()
 	logs := &syncBuffer{}
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	pub, _ := url.Parse(base)
-
-	so := sessiontest.Options{Issuer: base, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	hcfg := authapi.Config{PublicURL: pub, AllowedOrigins: []string{"http://spa.example.test"}}
-	// The engine nudges the revocation feed, as serve wires it.
-	var hubp atomic.Pointer[revocation.Hub]
-	so.Notify = func() {
-		if h := hubp.Load(); h != nil {
-			h.Notify()
-		}
+	cfg := apptest.Config(t, base)
+	cfg.AllowedOrigins = []string{"http://spa.example.test"}
+	clk := clock.NewFake(sessiontest.Start)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := app.Options{Clock: clk, Log: log, Create: true, Limiter: apptest.NoLimits{}}
+	for _, opt := range opts {
+		opt(&cfg, &o)
 	}
-	for _, o := range opts {
-		o(&so, &hcfg)
-	}
-	f := sessiontest.New(t, so)
-	hub := revocation.New(f.DB, revocation.Config{Window: sessiontest.AccessTTL + sessiontest.Leeway, Clock: f.Clock, Log: f.Log})
-	hubp.Store(hub)
-	hcfg.Revocations = hub
-	s, err := authapi.NewServer(f.Engine, f.Guard, f.Keys, f.Log, f.Clock, hcfg)
+	a, err := app.Open(ctx, cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = s.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	go hub.Run(hubCtx)
-	stop := func() { stopHub(); <-hub.Done() }
-	t.Cleanup(stop) // before srv.Close: streams end first
-
-	if _, err := f.Engine.AddUser(context.Background(), session.CLI, testUser, testPassword, []string{"reader"}); err != nil {
+	t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := a.Keys.Ensure(ctx, cfg.SigningAlg); err != nil {
 		t.Fatal(err)
 	}
-	return &gh{t: t, URL: base, Origin: base, Clock: f.Clock, DB: f.DB, Engine: f.Engine, Keys: f.Keys, Logs: logs, srv: srv,
-		Fixture: f, Server: s, Hub: hub, stopHub: stop}
+	jobs, stopJobs := context.WithCancel(ctx)
+	a.Run(jobs)
+	if err := a.Serve(jobs, app.ServeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// After the fake clock jumps, the process's guard would see its feed
+	// as silent for the whole jump until the hub's next poll: the hub
+	// reads at once, and the test goes on once the guard heard from it.
+	clk.OnAdvance(func() {
+		a.Hub.Notify()
+		for deadline := time.Now().Add(5 * time.Second); a.Revocations().LastContact().Before(clk.Now()) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	srv.Config.Handler = a.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	stop := func() { stopJobs(); <-a.Hub.Done() }
+	t.Cleanup(stop) // before srv.Close: streams end first
+
+	plain, err := guard.New(guard.Config{Issuer: base, Audience: base, Leeway: cfg.ClockLeeway,
+		Keys: guardkeys.FromKeyring(a.Keys), Log: log, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Engine.AddUser(ctx, session.CLI, testUser, testPassword, []string{"reader"}); err != nil {
+		t.Fatal(err)
+	}
+	return &gh{t: t, URL: base, Origin: base, Clock: clk, DB: a.DB, Engine: a.Engine, Keys: a.Keys, Logs: logs, srv: srv,
+		App: a, Config: cfg, Server: a.API(), Hub: a.Hub, Guard: plain, Log: log, stopJobs: stop}
+}
+
+// otherProcess opens the same database as another process would (the
+// command line): an App of its own, whose revocations reach this one's
+// feed only through the database.
+func (g *gh) otherProcess() *session.Engine {
+	g.t.Helper()
+	a, err := app.Open(context.Background(), g.Config, app.Options{Clock: g.Clock, Log: g.Log, Limiter: apptest.NoLimits{}})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() { a.Close() })
+	return a.Engine
 }
 
 // browser is an HTTP client with a cookie jar, standing in for one browser
@@ -262,4 +304,28 @@ func (g *gh) bearerRefresh(rt string) (resp, tokens) {
 		r.json(g.t, &tk)
 	}
 	return r, tk
+}
+
+// apiHandler serves the first-party API alone over the given parts,
+// behind an edge of its own: for the tests that stand something in for a
+// real part (a verifier, a store in an outage), which the composition
+// root does not let them swap.
+func apiHandler(t *testing.T, d authapi.Deps, publicURL string) http.Handler {
+	t.Helper()
+	pub, err := url.Parse(publicURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.New(edge.Config{PublicURL: pub, Unbounded: authapi.IsFeedStream, NoStore: authapi.PrivatePaths(), Log: d.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Edge = e
+	s, err := authapi.New(d, authapi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Register(mux)
+	return e.Handler(mux)
 }

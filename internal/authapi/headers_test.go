@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 )
 
 func TestTraceRefused(t *testing.T) {
@@ -110,7 +111,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func withTrustedProxy(p string) option {
-	return func(_ *sessiontest.Options, c *authapi.Config) {
+	return func(c *config.Resolved, _ *app.Options) {
 		c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix(p))
 	}
 }
@@ -164,11 +165,15 @@ func TestForwardedHeaders(t *testing.T) {
 func TestLargestCookieFits(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
-			g := newGH(t, func(o *sessiontest.Options, _ *authapi.Config) {
-				o.Alg = alg
-				// The longest issuer, audience and scope the configuration allows.
-				o.Issuer = "https://" + strings.Repeat("i", config.MaxClaimBytes-len("https://"))
-				o.Scope = strings.Repeat("s", config.MaxClaimBytes)
+			g := newGH(t, func(c *config.Resolved, _ *app.Options) {
+				c.SigningAlg = alg
+				// The longest issuer, audience and scope the configuration
+				// allows; the test server's own origin still logs in.
+				c.AllowedOrigins = append(c.AllowedOrigins, c.PublicURL.String())
+				long := "https://" + strings.Repeat("i", config.MaxClaimBytes-len("https://"))
+				c.PublicURL, _ = url.Parse(long)
+				c.Audience = long
+				c.AccessTokenScope = strings.Repeat("s", config.MaxClaimBytes)
 			})
 			roles := make([]string, session.MaxRoles)
 			for i := range roles {

@@ -8,9 +8,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 )
 
 // inlineRequest is a request to a resource path of this site carrying the
@@ -24,7 +25,7 @@ func (b *browser) inlineRequest(path string) *http.Request {
 }
 
 func TestInlineRefresher(t *testing.T) {
-	g := newGH(t, func(_ *sessiontest.Options, c *authapi.Config) { c.RefreshCookiePath = "/" })
+	g := newGH(t, func(c *config.Resolved, _ *app.Options) { c.InlineRefresh = true })
 	b := g.browser()
 	b.login()
 	refresher := g.Server.InlineRefresher()
@@ -42,7 +43,7 @@ func TestInlineRefresher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := g.Fixture.Guard.Verify(context.Background(), at)
+	c, err := g.Guard.Verify(context.Background(), at)
 	if err != nil {
 		t.Fatalf("returned access token: %v", err)
 	}
@@ -95,7 +96,7 @@ func TestRefreshCookiePath(t *testing.T) {
 		{"inline_refresh", "/", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			g := newGH(t, func(_ *sessiontest.Options, c *authapi.Config) { c.RefreshCookiePath = tt.path })
+			g := newGH(t, func(c *config.Resolved, _ *app.Options) { c.InlineRefresh = tt.path == "/" })
 			b := g.browser()
 			b.login()
 			if got := b.cookie("/api/notes", authapi.CookieRefresh) != ""; got != tt.atAPI {

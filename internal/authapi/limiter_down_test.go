@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
-	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
@@ -32,7 +32,7 @@ func (downLimiter) Success(context.Context, string, string, time.Time) error { r
 // and a wrong one alike (the password is never checked, so the answer is
 // no oracle), and never 401 or 200.
 func TestLoginLimitsUnavailable(t *testing.T) {
-	g := newGH(t, func(o *sessiontest.Options, _ *authapi.Config) { o.Limiter = downLimiter{} })
+	g := newGH(t, func(_ *config.Resolved, o *app.Options) { o.Limiter = downLimiter{} })
 	for _, pw := range []string{testPassword, "wrong password"} {
 		r := bearerLoginResp(t, g, testUser, pw)
 		wantProblem(t, "login with the limits unavailable", r, 503, "unavailable")

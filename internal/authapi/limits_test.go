@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
@@ -37,7 +38,7 @@ func retryAfter(t *testing.T, r resp) int {
 // works after it.
 func TestLoginRateLimitedPerIP(t *testing.T) {
 	const burst = 4
-	g := newGH(t, func(o *sessiontest.Options, _ *authapi.Config) {
+	g := newGH(t, func(_ *config.Resolved, o *app.Options) {
 		o.Limiter = limiter.New(limiter.Config{IPBurst: burst, IPRate: 0.1})
 	})
 	for i := range burst {
@@ -60,7 +61,7 @@ func TestLoginRateLimitedPerIP(t *testing.T) {
 // TestLoginBackoffPerAccount: repeated wrong passwords for one account
 // from one address trip the back-off, reported the same way.
 func TestLoginBackoffPerAccount(t *testing.T) {
-	g := newGH(t, func(o *sessiontest.Options, _ *authapi.Config) {
+	g := newGH(t, func(_ *config.Resolved, o *app.Options) {
 		o.Limiter = limiter.New(limiter.Config{FreeFailures: 3, BaseDelay: 30 * time.Second})
 	})
 	for range 3 {
@@ -78,7 +79,7 @@ func TestLoginBackoffPerAccount(t *testing.T) {
 // piling up; it works again once the budget frees.
 func TestLoginBusyWhenHashingExhausted(t *testing.T) {
 	adm := password.NewAdmission(sessiontest.Cheap, 1, 0, 10*time.Millisecond)
-	g := newGH(t, func(o *sessiontest.Options, _ *authapi.Config) { o.Admission = adm })
+	g := newGH(t, func(_ *config.Resolved, o *app.Options) { o.Admission = adm })
 
 	release, err := adm.Acquire(context.Background()) // the only slot
 	if err != nil {

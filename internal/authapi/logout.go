@@ -8,7 +8,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 type logoutRequest struct {
@@ -61,10 +60,10 @@ func (s *Server) handleLogout() http.Handler {
 // needs the CSRF check. A malformed Authorization header is refused
 // whatever else the request carries: answering "logged out" while the
 // session its cookies name lives on would be a lie.
-func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Session, *credential.Jar, error) {
+func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (session.Session, *credential.Jar, error) {
 	tok, present, err := credential.Bearer(r)
 	if err != nil {
-		return store.Session{}, nil, err
+		return session.Session{}, nil, err
 	}
 	if req.RefreshToken != "" {
 		sess, err := s.engine.SessionOfRefreshToken(r.Context(), req.RefreshToken)
@@ -81,13 +80,13 @@ func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Ses
 			return sess, nil, err
 		}
 		if errors.Is(err, guard.ErrFeedDown) {
-			return store.Session{}, nil, err
+			return session.Session{}, nil, err
 		}
-		return store.Session{}, nil, session.ErrSessionEnded
+		return session.Session{}, nil, session.ErrSessionEnded
 	}
 	j, err := sessionCookies(r)
 	if err != nil {
-		return store.Session{}, nil, err
+		return session.Session{}, nil, err
 	}
 	var feedDown error
 	if j.Access != "" {
@@ -103,9 +102,9 @@ func (s *Server) sessionForLogout(r *http.Request, req logoutRequest) (store.Ses
 	// The refresh cookie finds the session without the guard.
 	if j.Refresh == "" {
 		if feedDown != nil {
-			return store.Session{}, &j, feedDown
+			return session.Session{}, &j, feedDown
 		}
-		return store.Session{}, &j, session.ErrSessionEnded
+		return session.Session{}, &j, session.ErrSessionEnded
 	}
 	sess, err := s.engine.SessionOfRefreshToken(r.Context(), j.Refresh)
 	return sess, &j, err

@@ -5,8 +5,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
-	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 )
 
 // TestLogoutMalformedAuthorization: a logout whose Authorization header is
@@ -62,7 +63,7 @@ func TestLogoutMalformedAuthorization(t *testing.T) {
 // site, the app's own too; logout_clear_site_data turns the header on.
 func TestLogoutKeepsOtherCookies(t *testing.T) {
 	for _, on := range []bool{false, true} {
-		g := newGH(t, func(_ *sessiontest.Options, c *authapi.Config) { c.LogoutClearSiteData = on })
+		g := newGH(t, func(c *config.Resolved, _ *app.Options) { c.LogoutClearSiteData = on })
 		b := g.browser()
 		b.login()
 		r := b.post("/auth/logout", nil)

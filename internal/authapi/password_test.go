@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
-	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
@@ -110,7 +110,7 @@ func TestChangePasswordRefusals(t *testing.T) {
 // login limits, so a stolen access token cannot be used to guess the
 // password at leisure.
 func TestChangePasswordIsNoOracle(t *testing.T) {
-	g := newGH(t, func(o *sessiontest.Options, _ *authapi.Config) {
+	g := newGH(t, func(_ *config.Resolved, o *app.Options) {
 		o.Limiter = limiter.New(limiter.Config{FreeFailures: 2, BaseDelay: 30 * time.Second})
 	})
 	tk := g.bearerLogin()

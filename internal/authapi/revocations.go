@@ -45,9 +45,9 @@ func viewRevocation(e revocation.Entry) revocationView {
 	return revocationView{Seq: e.Seq, SID: e.SID, Until: e.Until}
 }
 
-// isFeedStream reports whether r opens the revocation feed's event
+// IsFeedStream reports whether r opens the revocation feed's event
 // stream: the one request exempt from request_timeout.
-func isFeedStream(r *http.Request) bool {
+func IsFeedStream(r *http.Request) bool {
 	return r.URL.Path == revocationsPath && r.Method == http.MethodGet && acceptsEventStream(r)
 }
 
@@ -112,7 +112,7 @@ func feedCursor(r *http.Request) (int64, error) {
 // is configured: a guard in this process follows the Hub directly.
 func (s *Server) handleRevocations() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Revocations == nil || s.cfg.RevocationFeedSecret == "" {
+		if s.feed == nil || s.cfg.RevocationFeedSecret == "" {
 			edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such endpoint")
 			return
 		}
@@ -126,11 +126,11 @@ func (s *Server) handleRevocations() http.Handler {
 			queryProblem(w, err)
 			return
 		}
-		if isFeedStream(r) {
+		if IsFeedStream(r) {
 			s.streamRevocations(w, r, after)
 			return
 		}
-		hub := s.cfg.Revocations
+		hub := s.feed
 		entries, err := hub.Read(r.Context(), after)
 		if err != nil {
 			s.engineError(w, r, err)
@@ -153,7 +153,7 @@ func (s *Server) handleRevocations() http.Handler {
 // first when the cursor is beyond the store's head (the store was
 // replaced, so the reader must start again from 0).
 func (s *Server) streamRevocations(w http.ResponseWriter, r *http.Request, after int64) {
-	ctx, hub := r.Context(), s.cfg.Revocations
+	ctx, hub := r.Context(), s.feed
 	head, err := hub.Head(ctx)
 	if err != nil {
 		s.engineError(w, r, err)

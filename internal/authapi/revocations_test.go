@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -24,9 +25,11 @@ import (
 const feedSecret = "test-feed-secret-0123456789abcdef-0123"
 
 func withFeed(heartbeat time.Duration) option {
-	return func(_ *sessiontest.Options, c *authapi.Config) {
+	return func(c *config.Resolved, _ *app.Options) {
 		c.RevocationFeedSecret = feedSecret
-		c.RevocationHeartbeat = heartbeat
+		if heartbeat != 0 {
+			c.RevocationHeartbeat = heartbeat
+		}
 	}
 }
 
@@ -357,11 +360,11 @@ func TestRevocationFeedOutlivesTimeouts(t *testing.T) {
 	// Short enough to pass three times over while the stream is open,
 	// long enough that the logins around it finish on a loaded machine.
 	const timeout = 500 * time.Millisecond
-	g := newGH(t, withFeed(50*time.Millisecond), func(_ *sessiontest.Options, c *authapi.Config) {
+	g := newGH(t, withFeed(50*time.Millisecond), func(c *config.Resolved, _ *app.Options) {
 		c.RequestTimeout = timeout
 	})
 	// The same handler behind a listener with serve's kind of timeouts.
-	srv := httptest.NewUnstartedServer(g.Server.Handler())
+	srv := httptest.NewUnstartedServer(g.App.Handler())
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = timeout, timeout
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -387,7 +390,7 @@ func TestRevocationFeedOutlivesTimeouts(t *testing.T) {
 // which cannot nudge the server) reaches a stream through the hub's poll.
 func TestRevocationFeedFromAnotherProcess(t *testing.T) {
 	g := newGH(t, withFeed(0))
-	cli := g.Fixture.OtherProcess()
+	cli := g.otherProcess()
 	s := openFeed(t, g.URL)
 	time.Sleep(50 * time.Millisecond)
 	var worst time.Duration
@@ -416,7 +419,7 @@ func TestRevocationFeedEndsOnShutdown(t *testing.T) {
 	g := newGH(t, withFeed(0))
 	s := openFeed(t, g.URL)
 	time.Sleep(50 * time.Millisecond)
-	g.stopHub()
+	g.stopJobs()
 	select {
 	case _, ok := <-s.events:
 		for ok {

@@ -57,9 +57,10 @@ func (s *Server) routeTable() []route {
 	}
 }
 
-// routes builds the mux from the route table.
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+// Register mounts the route table on mux. Any other method on a known
+// path gets 405 with Allow, as problem+json (ServeMux's own 405 is plain
+// text).
+func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range s.routeTable() {
 		allow := make([]string, 0, len(rt.methods)+1)
 		for m, h := range rt.methods {
@@ -70,20 +71,9 @@ func (s *Server) routes() http.Handler {
 			}
 		}
 		slices.Sort(allow) // map order is random; the Allow header is not
-		// Any other method on a known path: 405 with Allow, as problem+json
-		// (ServeMux's own 405 is plain text).
 		mux.Handle(rt.path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			edge.WriteProblem(w, http.StatusMethodNotAllowed, edge.CodeMethodNotAllowed, r.Method+" is not allowed here")
 		}))
 	}
-
-	if s.cfg.Fallback != nil {
-		mux.Handle("/", s.cfg.Fallback)
-		return mux
-	}
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such endpoint")
-	}))
-	return mux
 }

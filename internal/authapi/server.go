@@ -10,12 +10,12 @@ package authapi
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
-	"net/http"
-	"net/netip"
-	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 
@@ -23,40 +23,15 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-// Config is the HTTP layer's policy.
+// Config is the first-party API's policy.
 type Config struct {
-	// PublicURL is where browsers reach Gatehouse; its origin is always
-	// allowed to log in.
-	PublicURL *url.URL
-	// AllowedOrigins are further origins (scheme://host[:port]) allowed to
-	// log in and to make credentialed cross-origin calls.
-	AllowedOrigins []string
-	// TrustedProxies are the peers whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed.
-	TrustedProxies []netip.Prefix
-	// MaxBodyBytes bounds every request body.
-	MaxBodyBytes int64
-	// MaxHeaderBytes bounds the request's header block (names and values);
-	// larger ones get 431 problem+json. The listener has a larger hard
-	// limit of its own.
-	MaxHeaderBytes int
-	// RequestTimeout bounds each request's work.
-	RequestTimeout time.Duration
 	// JWKSMaxAge is how long verifiers may cache the JWKS.
 	JWKSMaxAge time.Duration
-	// Fallback, when set, serves every path the route table does not
-	// (the demo app), behind the same middleware as the API, so it gets
-	// the same headers, limits and cross-origin defence. Nil answers 404.
-	Fallback http.Handler
-
-	// Revocations is the revocation feed GET /auth/revocations serves;
-	// with it nil or RevocationFeedSecret empty the endpoint answers 404.
-	Revocations *revocation.Hub
 	// RevocationFeedSecret is the bearer secret resource servers present
-	// to read the feed (at least 32 bytes; the configuration checks).
+	// to read the feed (at least 32 bytes; the configuration checks);
+	// empty, or Deps.Feed nil, turns the endpoint off (404).
 	RevocationFeedSecret string
 	// RevocationHeartbeat is how often an idle feed stream sends a ping,
 	// so that guards and proxies can tell a quiet stream from a dead one.
@@ -68,8 +43,8 @@ type Config struct {
 	// LogoutClearSiteData adds Clear-Site-Data: "cookies" to logout
 	// answers (logout_clear_site_data). Off by default: the header drops
 	// every cookie of the site, not only Gatehouse's, and behind the
-	// single-host reverse proxy the docs recommend the site is the app's,
-	// so a logout would sign the user out of the app's own cookies too.
+	// reverse proxy on the app's origin that the docs recommend, the site
+	// is the app's, so a logout would drop the app's own cookies too.
 	// Gatehouse's cookies are expired by name either way.
 	LogoutClearSiteData bool
 }
@@ -77,7 +52,7 @@ type Config struct {
 // Verifier verifies an access token: *guard.Guard, the same code resource
 // servers verify Gatehouse's tokens with, so that the server and its
 // resource servers cannot disagree about which tokens are good. Declared
-// here, where it is used, so that tests can stand in for it; the server
+// here, where it is used, so that tests can stand in for it; the API
 // calls only Verify, never the guard's middleware, because it keeps its
 // own CSRF check (HMAC) and checks the session in the database as well.
 type Verifier interface {
@@ -87,36 +62,65 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string) (*guard.Principal, error)
 }
 
-// Server serves the HTTP API.
+// KeySet is the signing keys as GET /.well-known/jwks.json publishes
+// them (*token.Keyring).
+type KeySet interface {
+	// JWKS returns the public keys verifiers may meet: the current, the
+	// next and the retired ones whose tokens may not have expired.
+	JWKS(ctx context.Context) (jose.JSONWebKeySet, error)
+}
+
+// Feed is the revocation feed GET /auth/revocations serves
+// (*revocation.Hub).
+type Feed interface {
+	// Read returns the entries after seq, at most revocation.PageSize.
+	Read(ctx context.Context, after int64) ([]revocation.Entry, error)
+	// Head is the newest entry's seq.
+	Head(ctx context.Context) (int64, error)
+	// Subscribe announces each entry as it is committed.
+	Subscribe() *revocation.Subscription
+	// Done is closed when the feed stops (the server shuts down): open
+	// streams end then.
+	Done() <-chan struct{}
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Engine   *session.Engine
+	Verifier Verifier
+	Keys     KeySet
+	// Edge is the HTTP edge the API is served behind: it resolves the
+	// client's address, decodes bodies, and knows the trusted origins.
+	Edge *edge.Edge
+	// Feed, when set, is served at GET /auth/revocations.
+	Feed  Feed
+	Log   *slog.Logger
+	Clock clock.Clock
+}
+
+// Server serves the first-party API.
 type Server struct {
 	engine   *session.Engine
 	verifier Verifier
-	keys     *token.Keyring
+	keys     KeySet
+	feed     Feed
+	edge     *edge.Edge
 	log      *slog.Logger
 	clock    clock.Clock
 	cfg      Config
-	edge     *edge.Edge
 	// feedSecret is the SHA-256 of RevocationFeedSecret: compared hashed,
 	// so the comparison's time depends on neither value's length.
 	feedSecret [sha256.Size]byte
-	handler    http.Handler
 	// unavailableLogged is the Unix second engineError last logged a
 	// database outage in: one line a second, not one per request.
 	unavailableLogged atomic.Int64
 }
 
-// New returns the whole HTTP API as one handler.
-func New(engine *session.Engine, verifier Verifier, keys *token.Keyring, log *slog.Logger, clk clock.Clock, cfg Config) (http.Handler, error) {
-	s, err := NewServer(engine, verifier, keys, log, clk, cfg)
-	if err != nil {
-		return nil, err
+// New returns the API; Register mounts it.
+func New(d Deps, cfg Config) (*Server, error) {
+	if d.Engine == nil || d.Verifier == nil || d.Keys == nil || d.Edge == nil || d.Log == nil || d.Clock == nil {
+		return nil, errors.New("authapi: missing dependency")
 	}
-	return s.Handler(), nil
-}
-
-// NewServer returns the Server, for callers that need more of it than
-// its handler (InlineRefresher).
-func NewServer(engine *session.Engine, verifier Verifier, keys *token.Keyring, log *slog.Logger, clk clock.Clock, cfg Config) (*Server, error) {
 	if cfg.JWKSMaxAge <= 0 {
 		cfg.JWKSMaxAge = 5 * time.Minute
 	}
@@ -126,25 +130,10 @@ func NewServer(engine *session.Engine, verifier Verifier, keys *token.Keyring, l
 	if cfg.RefreshCookiePath == "" {
 		cfg.RefreshCookiePath = refreshPath
 	}
-	e, err := edge.New(edge.Config{
-		PublicURL:      cfg.PublicURL,
-		AllowedOrigins: cfg.AllowedOrigins,
-		TrustedProxies: cfg.TrustedProxies,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		MaxHeaderBytes: cfg.MaxHeaderBytes,
-		RequestTimeout: cfg.RequestTimeout,
-		Unbounded:      isFeedStream,
-		NoStore:        []string{"/auth/", "/admin/"},
-		Log:            log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{engine: engine, verifier: verifier, keys: keys, log: log, clock: clk, cfg: cfg, edge: e,
-		feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}
-	s.handler = e.Handler(s.routes())
-	return s, nil
+	return &Server{engine: d.Engine, verifier: d.Verifier, keys: d.Keys, feed: d.Feed, edge: d.Edge, log: d.Log,
+		clock: d.Clock, cfg: cfg, feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}, nil
 }
 
-// Handler returns the whole HTTP API as one handler.
-func (s *Server) Handler() http.Handler { return s.handler }
+// PrivatePaths are the path prefixes whose answers describe accounts and
+// sessions, which no cache may keep (the edge's Config.NoStore).
+func PrivatePaths() []string { return []string{"/auth/", "/admin/"} }

@@ -8,13 +8,12 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 // caller is an authenticated request whose session is still live.
 type caller struct {
 	authenticated
-	session store.Session
+	session session.Session
 }
 
 // actor is the caller as the audit trail records an administrative act.
@@ -71,7 +70,7 @@ type registrySessionView struct {
 	UserAgent string `json:"user_agent"`
 }
 
-func viewRegistrySession(s store.Session) registrySessionView {
+func viewRegistrySession(s session.Session) registrySessionView {
 	return registrySessionView{sessionView: viewSession(s), Client: s.ClientID, UserAgent: s.LastUserAgent}
 }
 

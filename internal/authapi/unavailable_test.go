@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,7 +189,6 @@ func TestDatabaseUnavailable(t *testing.T) {
 	logs := &syncBuffer{}
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	pub, _ := url.Parse(base)
 	f := sessiontest.New(t, sessiontest.Options{Issuer: base,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	// The keyring, and so the server's guard, reads the keys through the
@@ -207,11 +205,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		CSRF:   csrf.New(f.CSRFKey), Clock: f.Clock, Log: f.Log},
 		session.Config{Grace: sessiontest.Grace, IdleTimeout: sessiontest.Idle, Lifetime: sessiontest.Lifetime,
 			RevocationWindow: sessiontest.AccessTTL + sessiontest.Leeway})
-	s, err := authapi.NewServer(engine, g0, keys, f.Log, f.Clock, authapi.Config{PublicURL: pub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = s.Handler()
+	srv.Config.Handler = apiHandler(t, authapi.Deps{Engine: engine, Verifier: g0, Keys: keys, Log: f.Log, Clock: f.Clock}, base)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	ctx := context.Background()

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 // The JSON shapes of the first-party API's answers, and the one writer
@@ -45,12 +44,12 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-func viewSession(s store.Session) sessionView {
+func viewSession(s session.Session) sessionView {
 	return sessionView{ID: s.ID, AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt,
 		ExpiresAt: s.ExpiresAt, Device: s.Device, IP: s.LastIP}
 }
 
-func viewUser(u store.User) userView {
+func viewUser(u session.User) userView {
 	roles := u.Roles
 	if roles == nil {
 		roles = []string{}

@@ -147,9 +147,23 @@ type Store interface {
 // DefaultScope is the scope of first-party access tokens unless configured.
 const DefaultScope = "api"
 
+// Grantee is whom a session's tokens are issued to: the client (the
+// client_id claim, RFC 9068 §2.2), the resource servers they are for (aud,
+// RFC 9068 §3, RFC 8707) and the scope they carry (RFC 9068 §2.2.3), fixed
+// at login and issued again at every refresh. The first-party login API's
+// grantee is the built-in first-party client (Engine.FirstParty); an OAuth
+// client's comes from its registration and its request.
+type Grantee struct {
+	ClientID string
+	// Audience empty means the issuer's default audience.
+	Audience []string
+	Scope    string
+}
+
 // Config holds the engine's policy.
 type Config struct {
 	// ClientID names the first-party client in sessions and tokens.
+	// Default "gatehouse".
 	ClientID string
 	// Scope is the scope claim (RFC 9068 §2.2.3) of first-party access
 	// tokens: what a resource server's guard can require of a session
@@ -257,12 +271,27 @@ type Grant struct {
 	CSRFToken        string
 }
 
-// Login checks the credentials and starts a new session. Every failure of
+// FirstParty is the built-in first-party client, the grantee of the
+// first-party login API's sessions: the configured client id and scope,
+// and the issuer's default audience.
+func (e *Engine) FirstParty() Grantee {
+	return Grantee{ClientID: e.cfg.ClientID, Scope: e.cfg.Scope}
+}
+
+// Login is LoginFor the first-party client.
+func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Grant, error) {
+	return e.LoginFor(ctx, e.FirstParty(), username, pw, cl)
+}
+
+// LoginFor checks the credentials and starts a new session for gr. Every failure of
 // the credentials themselves is ErrInvalidCredentials and costs one
 // password hash, whether or not the user exists. The brute-force defence
 // runs first: a refused attempt (*RateLimitError) never reaches the hash,
 // so it is no oracle for the password.
-func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Grant, error) {
+func (e *Engine) LoginFor(ctx context.Context, gr Grantee, username, pw string, cl Client) (*Grant, error) {
+	if gr.ClientID == "" {
+		return nil, fmt.Errorf("%w: no client", ErrInvalidInput)
+	}
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
@@ -316,7 +345,7 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 		e.rehash(ctx, u, pw)
 	}
 
-	return e.start(ctx, u, cl, now)
+	return e.start(ctx, gr, u, cl, now)
 }
 
 // wait sleeps for d of real time, or until ctx ends. It is real time on
@@ -381,13 +410,15 @@ func (e *Engine) limitSuccess(ctx context.Context, cl Client, name string, now t
 	}
 }
 
-// start opens a new session for u, who has just proved who they are, and
-// hands out its first tokens.
-func (e *Engine) start(ctx context.Context, u store.User, cl Client, now time.Time) (*Grant, error) {
+// start opens a new session of gr for u, who has just proved who they are,
+// and hands out its first tokens.
+func (e *Engine) start(ctx context.Context, gr Grantee, u store.User, cl Client, now time.Time) (*Grant, error) {
 	s := store.Session{
 		ID:                newID(),
 		UserID:            u.ID,
-		ClientID:          e.cfg.ClientID,
+		ClientID:          gr.ClientID,
+		Audience:          gr.Audience,
+		Scope:             gr.Scope,
 		AuthTime:          now,
 		CreatedAt:         now,
 		LastUsedAt:        now,
@@ -446,9 +477,10 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		Username:  u.Username,
 		SessionID: s.ID,
 		ClientID:  s.ClientID,
+		Audience:  s.Audience,
 		AuthTime:  s.AuthTime,
 		Roles:     u.Roles,
-		Scope:     e.cfg.Scope,
+		Scope:     e.scope(s),
 		NotAfter:  s.ExpiresAt,
 		CSRFHash:  csrf.ClaimHash(csrfToken),
 	})
@@ -464,6 +496,15 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		RefreshExpiresAt: e.refreshExpiry(s),
 		CSRFToken:        csrfToken,
 	}}, nil
+}
+
+// scope is the session's scope: the one granted at login, or for a
+// session from before sessions recorded it, the first-party scope.
+func (e *Engine) scope(s store.Session) string {
+	if s.Scope == "" {
+		return e.cfg.Scope
+	}
+	return s.Scope
 }
 
 // refreshExpiry is when the session's current refresh token stops working

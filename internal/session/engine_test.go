@@ -2,6 +2,8 @@ package session_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -438,5 +440,78 @@ func TestPruneAfterRetention(t *testing.T) {
 	}
 	if _, err := f.refresh(live.RefreshToken); err != nil {
 		t.Fatalf("live session's token after prune: %v", err)
+	}
+}
+
+// TestLoginForGrantee: the engine takes the client, the audience and the
+// scope per grant. A session records its grantee, and every token issued
+// for it, at login and at each refresh, carries exactly those; the
+// first-party login keeps today's values: client "gatehouse", the default
+// scope, the issuer's audience.
+func TestLoginForGrantee(t *testing.T) {
+	f := newFixture(t, grace, cheap)
+	withUser(t, f)
+	ctx := context.Background()
+	claims := func(tok string) (client string, aud []string, scope string) {
+		t.Helper()
+		parts := strings.Split(tok, ".")
+		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			ClientID string          `json:"client_id"`
+			Aud      json.RawMessage `json:"aud"`
+			Scope    string          `json:"scope"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(c.Aud, &aud); err != nil {
+			var one string
+			if json.Unmarshal(c.Aud, &one) != nil {
+				t.Fatalf("aud %s", c.Aud)
+			}
+			aud = []string{one}
+		}
+		return c.ClientID, aud, c.Scope
+	}
+	for _, tt := range []struct {
+		name string
+		gr   *session.Grantee
+		want session.Grantee
+	}{
+		{"first party", nil, session.Grantee{ClientID: "gatehouse", Audience: []string{sessiontest.Issuer}, Scope: session.DefaultScope}},
+		{"another client", &session.Grantee{ClientID: "client-2", Audience: []string{"https://api.example.com", "https://files.example.com"}, Scope: "read write"},
+			session.Grantee{ClientID: "client-2", Audience: []string{"https://api.example.com", "https://files.example.com"}, Scope: "read write"}},
+		{"another client, default audience", &session.Grantee{ClientID: "client-3", Scope: "read"},
+			session.Grantee{ClientID: "client-3", Audience: []string{sessiontest.Issuer}, Scope: "read"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var g *session.Grant
+			var err error
+			if tt.gr == nil {
+				g, err = f.Engine.Login(ctx, user, pass, session.Client{})
+			} else {
+				g, err = f.Engine.LoginFor(ctx, *tt.gr, user, pass, session.Client{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := mustRefresh(t, f, g.RefreshToken)
+			for name, tok := range map[string]string{"login": g.AccessToken, "refresh": next.AccessToken} {
+				client, aud, scope := claims(tok)
+				if client != tt.want.ClientID || !slices.Equal(aud, tt.want.Audience) || scope != tt.want.Scope {
+					t.Errorf("%s: client_id %q aud %q scope %q, want %+v", name, client, aud, scope, tt.want)
+				}
+			}
+			s, err := f.DB.SessionByID(ctx, g.Session.ID)
+			if err != nil || s.ClientID != tt.want.ClientID {
+				t.Fatalf("session %+v, %v", s, err)
+			}
+		})
+	}
+	if _, err := f.Engine.LoginFor(ctx, session.Grantee{}, user, pass, session.Client{}); !errors.Is(err, session.ErrInvalidInput) {
+		t.Fatalf("a grant to no client: %v", err)
 	}
 }

@@ -210,7 +210,7 @@ func (e *Engine) ChangePassword(ctx context.Context, userID, current, next strin
 	if err != nil {
 		return nil, err
 	}
-	return e.start(ctx, u, cl, now)
+	return e.start(ctx, e.FirstParty(), u, cl, now)
 }
 
 // SetDisabled disables (ending every session) or re-enables the user.

@@ -56,6 +56,11 @@ type Session struct {
 	ID       string
 	UserID   string
 	ClientID string // "gatehouse" for the first-party login API
+	// Audience are the resource servers the session's access tokens are
+	// for (aud), and Scope what they may do there: both fixed at login.
+	// Empty means the first-party defaults.
+	Audience []string
+	Scope    string
 	// AuthTime is when the user presented credentials; the absolute
 	// lifetime counts from it.
 	AuthTime   time.Time

@@ -64,9 +64,11 @@ type Subject struct {
 	Username  string
 	SessionID string
 	ClientID  string
-	AuthTime  time.Time
-	Roles     []string
-	Scope     string
+	// Audience is the aud claim; empty means the issuer's default.
+	Audience []string
+	AuthTime time.Time
+	Roles    []string
+	Scope    string
 	// NotAfter caps the token's expiry (the session's absolute end).
 	NotAfter time.Time
 	// CSRFHash is the csrf_hash claim (see Claims.CSRFHash); empty omits it.
@@ -85,6 +87,10 @@ func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp tim
 		exp = s.NotAfter
 	}
 	jti = rand.Text()
+	aud := i.audience
+	if len(s.Audience) > 0 {
+		aud = s.Audience
+	}
 	roles := s.Roles
 	if roles == nil {
 		roles = []string{}
@@ -92,7 +98,7 @@ func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp tim
 	c := Claims{
 		Issuer:    i.issuer,
 		Subject:   s.UserID,
-		Audience:  i.audience,
+		Audience:  aud,
 		Expiry:    jwt.NewNumericDate(exp),
 		NotBefore: jwt.NewNumericDate(now),
 		IssuedAt:  jwt.NewNumericDate(now),

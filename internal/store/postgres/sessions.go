@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,20 +15,22 @@ import (
 
 const sessionColumns = `id, user_id, client_id, auth_time, created_at, last_used_at, expires_at,
 	created_ip, created_user_agent, last_ip, last_user_agent, device, csrf_hash, last_jti,
-	credential_version, revoked_at, revoke_reason`
+	credential_version, revoked_at, revoke_reason, audience, scope`
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var (
-		s       store.Session
-		revoked pgtype.Timestamptz
+		s        store.Session
+		revoked  pgtype.Timestamptz
+		audience string
 	)
 	if err := row.Scan(&s.ID, &s.UserID, &s.ClientID, &s.AuthTime, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt,
 		&s.CreatedIP, &s.CreatedUserAgent, &s.LastIP, &s.LastUserAgent, &s.Device, &s.CSRFHash,
-		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason); err != nil {
+		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason, &audience, &s.Scope); err != nil {
 		return store.Session{}, formatError(err)
 	}
 	s.AuthTime, s.CreatedAt, s.LastUsedAt = s.AuthTime.UTC(), s.CreatedAt.UTC(), s.LastUsedAt.UTC()
 	s.ExpiresAt, s.RevokedAt = s.ExpiresAt.UTC(), fromTS(revoked)
+	s.Audience = strings.Fields(audience)
 	return s, nil
 }
 
@@ -36,10 +39,10 @@ func scanSession(row pgx.Row) (store.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
 			s.ID, s.UserID, s.ClientID, ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt),
 			s.CreatedIP, s.CreatedUserAgent, s.LastIP, s.LastUserAgent, s.Device, s.CSRFHash, s.LastJTI,
-			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason); err != nil {
+			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1,$2,$3)`,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -12,20 +13,22 @@ import (
 
 const sessionColumns = `id, user_id, client_id, auth_time, created_at, last_used_at, expires_at,
 	created_ip, created_user_agent, last_ip, last_user_agent, device, csrf_hash, last_jti,
-	credential_version, revoked_at, revoke_reason`
+	credential_version, revoked_at, revoke_reason, audience, scope`
 
 func scanSession(row scanner) (store.Session, error) {
 	var (
 		s                                         store.Session
 		authTime, created, lastUsed, exp, revoked sql.NullInt64
+		audience                                  string
 	)
 	if err := row.Scan(&s.ID, &s.UserID, &s.ClientID, &authTime, &created, &lastUsed, &exp,
 		&s.CreatedIP, &s.CreatedUserAgent, &s.LastIP, &s.LastUserAgent, &s.Device, &s.CSRFHash,
-		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason); err != nil {
+		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason, &audience, &s.Scope); err != nil {
 		return store.Session{}, formatError(err)
 	}
 	s.AuthTime, s.CreatedAt, s.LastUsedAt = fromTS(authTime), fromTS(created), fromTS(lastUsed)
 	s.ExpiresAt, s.RevokedAt = fromTS(exp), fromTS(revoked)
+	s.Audience = strings.Fields(audience)
 	return s, nil
 }
 
@@ -34,10 +37,10 @@ func scanSession(row scanner) (store.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			s.ID, s.UserID, s.ClientID, ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt),
 			s.CreatedIP, s.CreatedUserAgent, s.LastIP, s.LastUserAgent, s.Device, s.CSRFHash, s.LastJTI,
-			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason)
+			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope)
 		if err != nil {
 			return formatError(err)
 		}

@@ -135,6 +135,9 @@ func normSession(s store.Session) store.Session {
 	if len(s.CSRFHash) == 0 {
 		s.CSRFHash = nil
 	}
+	if len(s.Audience) == 0 {
+		s.Audience = nil
+	}
 	return s
 }
 
@@ -570,6 +573,9 @@ func testSessions(t *testing.T, s Store) {
 	mustCreateUser(t, s, user("u2", "bob"))
 	s1, s2, s3 := session("s1", "u1", at(10)), session("s2", "u1", at(30)), session("s3", "u1", at(20))
 	s3.CSRFHash = nil
+	// A session of another client, for two resource servers with a scope
+	// of its own: all three come back as stored.
+	s2.ClientID, s2.Audience, s2.Scope = "client-2", []string{"https://api.example.com", "https://files.example.com"}, "read write"
 	for i, sess := range []store.Session{s1, s2, s3} {
 		mustCreateSession(t, s, sess, hash(fmt.Sprint("rt", i)))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 // Run: go test -run '^$' -bench . -benchmem -count 3 ./guard/
@@ -162,9 +163,9 @@ func BenchmarkRevokedLookup(b *testing.B) {
 	rv := guard.NewRevocations()
 	until := time.Now().Add(time.Hour)
 	for i := range 10_000 {
-		rv.Add(fmt.Sprintf("revoked-%d", i), until, int64(i+1))
+		revset.Of(rv).Add(fmt.Sprintf("revoked-%d", i), until, int64(i+1))
 	}
-	rv.Touch(time.Now().Add(time.Hour)) // the feed stays fresh through the run
+	revset.Of(rv).Touch(time.Now().Add(time.Hour)) // the feed stays fresh through the run
 	benchWarm(b, k, benchEnv(b, k, func(c *guard.Config) { c.Revocations = rv }))
 }
 

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 // FeedOptions configure FollowFeed.
@@ -39,7 +41,8 @@ type FeedOptions struct {
 	IdleTimeout time.Duration
 	// Log receives the feed's errors; the secret is never logged.
 	Log *slog.Logger
-	// Now is the clock for Touch and Sweep. Default time.Now.
+	// Now is the clock of the set's LastContact, and of dropping the
+	// entries whose tokens have all expired. Default time.Now.
 	Now func() time.Time
 	// AllowInsecureHTTP lets the feed be followed over plain HTTP from
 	// another machine. Off, only https (or http on a loopback address) is
@@ -126,6 +129,7 @@ func FollowFeed(ctx context.Context, url string, o FeedOptions) error {
 type feed struct {
 	url string
 	o   FeedOptions
+	set *revset.Set // o.Set's
 }
 
 func newFeed(url string, o FeedOptions) *feed {
@@ -154,7 +158,7 @@ func newFeed(url string, o FeedOptions) *feed {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &feed{url: url, o: o}
+	return &feed{url: url, o: o, set: revset.Of(o.Set)}
 }
 
 // request builds a GET of the feed after the set's cursor.
@@ -163,7 +167,7 @@ func (f *feed) request(ctx context.Context, accept string) (*http.Request, error
 	if err != nil {
 		return nil, fmt.Errorf("guard: feed url: %w", err)
 	}
-	cursor := f.o.Set.Cursor()
+	cursor := f.set.Cursor()
 	q := u.Query()
 	q.Set("after", strconv.FormatInt(cursor, 10))
 	u.RawQuery = q.Encode()
@@ -214,7 +218,7 @@ func (f *feed) stream(ctx context.Context) (opened bool, err error) {
 		return false, err
 	}
 	defer resp.Body.Close()
-	f.o.Set.Touch(f.o.Now())
+	f.set.Touch(f.o.Now())
 
 	// Nothing for IdleTimeout: the connection is presumed dead.
 	idle := time.AfterFunc(f.o.IdleTimeout, cancel)
@@ -273,17 +277,17 @@ func (f *feed) event(name, data string) error {
 		if err := json.Unmarshal([]byte(data), &e); err != nil || e.SID == "" || e.Seq <= 0 {
 			return fmt.Errorf("guard: feed: malformed revoked event %q", data)
 		}
-		f.o.Set.Add(e.SID, e.Until, e.Seq)
+		f.set.Add(e.SID, e.Until, e.Seq)
 	case "reset":
 		// The server's numbering started again (its store was replaced):
 		// it sends everything from 0 next.
-		f.o.Set.ResetCursor(0)
+		f.set.ResetCursor(0)
 	case "ping", "":
 	default:
 		return nil // an event this guard does not know: ignore, as SSE does
 	}
-	f.o.Set.Touch(now)
-	f.o.Set.Sweep(now)
+	f.set.Touch(now)
+	f.set.Sweep(now)
 	return nil
 }
 
@@ -326,19 +330,19 @@ func (f *feed) poll(ctx context.Context) error {
 			return fmt.Errorf("guard: feed page: %w", err)
 		}
 		now := f.o.Now()
-		if p.Head < f.o.Set.Cursor() {
-			f.o.Set.ResetCursor(0)
-			f.o.Set.Touch(now)
+		if p.Head < f.set.Cursor() {
+			f.set.ResetCursor(0)
+			f.set.Touch(now)
 			continue
 		}
 		for _, e := range p.Revocations {
 			if e.SID != "" && e.Seq > 0 {
-				f.o.Set.Add(e.SID, e.Until, e.Seq)
+				f.set.Add(e.SID, e.Until, e.Seq)
 			}
 		}
-		f.o.Set.Touch(now)
-		f.o.Set.Sweep(now)
-		if len(p.Revocations) == 0 || f.o.Set.Cursor() >= p.Head {
+		f.set.Touch(now)
+		f.set.Sweep(now)
+		if len(p.Revocations) == 0 || f.set.Cursor() >= p.Head {
 			return nil
 		}
 	}

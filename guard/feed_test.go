@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 const testFeedSecret = "feed-secret-for-tests-0123456789abcdef"
@@ -236,8 +238,8 @@ func TestFollowFeedResumes(t *testing.T) {
 	})
 	f.live <- f.add("s3", until)
 	eventually(t, "the live event", func() bool { return set.Revoked("s3") })
-	if set.Cursor() != 3 || !set.LastContact().Equal(feedT0) {
-		t.Errorf("cursor %d contact %v", set.Cursor(), set.LastContact())
+	if revset.Of(set).Cursor() != 3 || !set.LastContact().Equal(feedT0) {
+		t.Errorf("cursor %d contact %v", revset.Of(set).Cursor(), set.LastContact())
 	}
 	var streams []string
 	for _, r := range f.log() {
@@ -256,11 +258,11 @@ func TestFollowFeedReset(t *testing.T) {
 	f, srv := newFakeFeed(t)
 	f.add("n1", feedT0.Add(time.Hour))
 	set := NewRevocations()
-	set.Add("old", feedT0.Add(time.Hour), 40)
+	revset.Of(set).Add("old", feedT0.Add(time.Hour), 40)
 	follow(t, srv, set, func() time.Time { return feedT0 }, nil)
 	eventually(t, "the entry after the reset", func() bool { return set.Revoked("n1") })
-	if set.Cursor() != 1 {
-		t.Errorf("cursor %d after reset and one entry, want 1", set.Cursor())
+	if revset.Of(set).Cursor() != 1 {
+		t.Errorf("cursor %d after reset and one entry, want 1", revset.Of(set).Cursor())
 	}
 	if log := f.log(); log[0] != "sse after=40 last=40" {
 		t.Errorf("first request %q", log[0])
@@ -317,9 +319,9 @@ func TestFollowFeedPollReset(t *testing.T) {
 	f.refuseStream = http.StatusServiceUnavailable
 	f.add("r1", feedT0.Add(time.Hour))
 	set := NewRevocations()
-	set.Add("old", feedT0.Add(time.Hour), 9)
+	revset.Of(set).Add("old", feedT0.Add(time.Hour), 9)
 	follow(t, srv, set, func() time.Time { return feedT0 }, nil)
-	eventually(t, "the entry after the reset", func() bool { return set.Revoked("r1") && set.Cursor() == 1 })
+	eventually(t, "the entry after the reset", func() bool { return set.Revoked("r1") && revset.Of(set).Cursor() == 1 })
 }
 
 // TestFollowFeedPingTouches: heartbeats alone keep the set's contact

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 // Supported signing algorithms (RFC 7518 §3.4, RFC 8037 §3.1, RFC 7518
@@ -32,7 +34,6 @@ const (
 	DefaultLeeway       = 30 * time.Second
 	MaxLeeway           = 5 * time.Minute
 	DefaultCacheEntries = 10_000
-	DefaultFeedMaxLag   = 30 * time.Second
 
 	DefaultAccessCookie  = "__Host-gh_at"
 	DefaultRefreshCookie = "__Secure-gh_rt"
@@ -130,6 +131,7 @@ type Guard struct {
 	b64     *base64.Encoding
 	cache   *tokenCache // nil when off
 	cop     *http.CrossOriginProtection
+	revoked *revset.Set  // Config.Revocations' set; nil without
 	started int64        // unix nanoseconds of New, for a feed that never reached the server
 	feedLog atomic.Int64 // unix nanoseconds of the last feed-down log line
 }
@@ -172,7 +174,7 @@ func New(cfg Config) (*Guard, error) {
 	}
 	switch {
 	case cfg.FeedMaxLag == 0:
-		cfg.FeedMaxLag = DefaultFeedMaxLag
+		cfg.FeedMaxLag = revset.DefaultMaxLag
 	case cfg.FeedMaxLag < 0:
 		return nil, fmt.Errorf("guard: Config.FeedMaxLag %v is negative", cfg.FeedMaxLag)
 	}
@@ -212,6 +214,9 @@ func New(cfg Config) (*Guard, error) {
 	}
 	if cfg.CacheEntries > 0 {
 		g.cache = newTokenCache(cfg.CacheEntries)
+	}
+	if cfg.Revocations != nil {
+		g.revoked = revset.Of(cfg.Revocations)
 	}
 	g.cfg = cfg
 	g.started = cfg.Now().UnixNano()

@@ -76,7 +76,7 @@ func (g *Guard) state() (cacheEntries int, feedLag time.Duration) {
 	if g.cache != nil {
 		cacheEntries = g.cache.len()
 	}
-	if rv := g.cfg.Revocations; rv != nil {
+	if rv := g.revoked; rv != nil {
 		if last := rv.LastContact(); !last.IsZero() {
 			feedLag = g.now().Sub(last)
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 // TestMetrics: what a guard reports to its Metrics over a run of requests.
@@ -13,10 +14,10 @@ import (
 func TestMetrics(t *testing.T) {
 	rv := guard.NewRevocations()
 	e := newEnv(t, nil, func(c *guard.Config) { c.Revocations = rv })
-	rv.Touch(e.clock.Now())
+	revset.Of(rv).Touch(e.clock.Now())
 	tok := e.token(t, nil)
 	revoked := e.token(t, map[string]any{"sid": "sess-gone"})
-	rv.Add("sess-gone", e.clock.Now().Add(time.Hour), 1)
+	revset.Of(rv).Add("sess-gone", e.clock.Now().Add(time.Hour), 1)
 	e.clock.Advance(5 * time.Second)
 
 	serve(e.g.Middleware, bearerReq("GET", tok))     // miss, verified

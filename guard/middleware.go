@@ -149,7 +149,7 @@ func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j credenti
 		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
 		return nil, false
 	}
-	if rv := g.cfg.Revocations; rv != nil && rv.Revoked(expired.SessionID) {
+	if rv := g.revoked; rv != nil && rv.Revoked(expired.SessionID) {
 		g.refuseToken(w, ErrRevoked)
 		return nil, false
 	}

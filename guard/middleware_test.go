@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 func TestMiddlewareCredentials(t *testing.T) {
@@ -64,7 +65,7 @@ func TestMiddlewareCredentials(t *testing.T) {
 func TestRevocation(t *testing.T) {
 	rv := guard.NewRevocations()
 	e := newEnv(t, nil, func(c *guard.Config) { c.Revocations = rv })
-	rv.Touch(e.clock.Now())
+	revset.Of(rv).Touch(e.clock.Now())
 	tok := e.token(t, nil)
 	other := e.token(t, map[string]any{"sid": "sess-2"})
 
@@ -74,7 +75,7 @@ func TestRevocation(t *testing.T) {
 	if got := serve(e.g.Middleware, bearerReq("GET", tok)); got.status != 200 || e.stats().CacheHits != 1 {
 		t.Fatalf("second request: %d, hits %d", got.status, e.stats().CacheHits)
 	}
-	rv.Add("sess-1", e.clock.Now().Add(6*time.Minute), 1)
+	revset.Of(rv).Add("sess-1", e.clock.Now().Add(6*time.Minute), 1)
 	got := serve(e.g.Middleware, bearerReq("GET", tok)) // a cache hit, refused all the same
 	if got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeSessionEnded {
 		t.Fatalf("revoked after a cache hit: %d %q %q", got.status, got.challenge, got.code)
@@ -128,7 +129,7 @@ func TestFeedDown(t *testing.T) {
 				t.Fatalf("%d log records, want 1 per FeedMaxLag", n)
 			}
 			// Contact resumes.
-			rv.Touch(e.clock.Now())
+			revset.Of(rv).Touch(e.clock.Now())
 			if got := serve(e.g.Middleware, bearerReq("GET", tok)); got.status != 200 {
 				t.Fatalf("after contact: %d", got.status)
 			}
@@ -365,8 +366,8 @@ func TestInlineRefresh(t *testing.T) {
 		e2 := newEnv(t, k, func(c *guard.Config) { c.Refresher = ref; c.Revocations = rv })
 		old := e2.token(t, nil)
 		e2.clock.Advance(10 * time.Minute)
-		rv.Touch(e2.clock.Now())
-		rv.Add("sess-1", e2.clock.Now().Add(time.Hour), 1)
+		revset.Of(rv).Touch(e2.clock.Now())
+		revset.Of(rv).Add("sess-1", e2.clock.Now().Add(time.Hour), 1)
 		ref.calls.Store(0)
 		got := serve(e2.g.Middleware, cookieReq(http.MethodGet, at+old, rt))
 		if got.status != 401 || got.challenge != chRevoked || ref.calls.Load() != 0 {

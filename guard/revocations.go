@@ -1,102 +1,41 @@
 package guard
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
-// Revocations is the set of revoked session ids a guard refuses. It is
-// safe for concurrent use; lookups take a read lock and allocate nothing.
+// Revocations is the set of revoked session ids a guard refuses: make it
+// with NewRevocations, keep it up to date with FollowFeed, and set it as
+// Config.Revocations. It is safe for concurrent use; lookups take a read
+// lock and allocate nothing.
 //
 // Each entry carries the time after which no access token of its session
 // can still be valid (the revocation time plus the token lifetime and the
 // verifiers' leeway); past it the entry is dropped, so the set holds only
 // what can still matter and stays small.
 //
-// The set also remembers when its feed last reached the server (Touch), so
-// a guard can tell a quiet feed from a broken one and fail closed.
+// The set also remembers when its feed last reached the server
+// (LastContact), so a guard can tell a quiet feed from a broken one and
+// fail closed.
 type Revocations struct {
-	mu      sync.RWMutex
-	entries map[string]time.Time // sid -> drop after
-	cursor  atomic.Int64         // feed position of the last entry added
-	contact atomic.Int64         // unix nanoseconds of the last contact
-	sweepAt time.Time            // next sweep of expired entries, under mu
+	// The set itself is internal/revset's: FollowFeed feeds it, and so,
+	// inside Gatehouse, does the revocation hub, through revset.Of.
+	handle
 }
+
+type handle = revset.Handle
 
 // NewRevocations returns an empty set.
-func NewRevocations() *Revocations {
-	return &Revocations{entries: make(map[string]time.Time)}
-}
+func NewRevocations() *Revocations { return &Revocations{revset.NewHandle()} }
 
-// Add records that the session sid was revoked; the entry may be dropped
-// after until. seq is the entry's position in the feed (0 when it has
-// none); the set remembers the highest, for resuming the feed.
-func (r *Revocations) Add(sid string, until time.Time, seq int64) {
-	r.mu.Lock()
-	if old, ok := r.entries[sid]; !ok || until.After(old) {
-		r.entries[sid] = until
-	}
-	r.mu.Unlock()
-	for {
-		cur := r.cursor.Load()
-		if seq <= cur || r.cursor.CompareAndSwap(cur, seq) {
-			return
-		}
-	}
-}
-
-// Revoked reports whether the session sid is revoked.
-func (r *Revocations) Revoked(sid string) bool {
-	r.mu.RLock()
-	_, ok := r.entries[sid]
-	r.mu.RUnlock()
-	return ok
-}
-
-// Cursor returns the feed position of the newest entry added, from which
-// a feed resumes.
-func (r *Revocations) Cursor() int64 { return r.cursor.Load() }
-
-// ResetCursor sets the feed position back (to 0 for "from the start"),
-// for a feed that finds the server's sequence behind the set's: the
-// server's store was replaced, and its numbering starts again.
-func (r *Revocations) ResetCursor(seq int64) { r.cursor.Store(seq) }
-
-// Touch records that the feed reached the server at t, whether or not it
-// brought new entries.
-func (r *Revocations) Touch(t time.Time) { r.contact.Store(t.UnixNano()) }
+// Revoked reports whether the session sid is revoked: for a connection
+// that outlives its token's checks (a stream, a WebSocket), to end it when
+// its session ends.
+func (r *Revocations) Revoked(sid string) bool { return revset.Of(r).Revoked(sid) }
 
 // LastContact returns when the feed last reached the server; the zero
-// time if it never has.
-func (r *Revocations) LastContact() time.Time {
-	n := r.contact.Load()
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-// Len returns the number of entries held.
-func (r *Revocations) Len() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.entries)
-}
-
-// Sweep drops the entries whose tokens have all expired by now. It does
-// the work at most once a minute however often it is called, so callers
-// may call it on every feed event.
-func (r *Revocations) Sweep(now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Before(r.sweepAt) {
-		return
-	}
-	r.sweepAt = now.Add(time.Minute)
-	for sid, until := range r.entries {
-		if now.After(until) {
-			delete(r.entries, sid)
-		}
-	}
-}
+// time if it never has. A guard stops trusting the set when it is older
+// than Config.FeedMaxLag.
+func (r *Revocations) LastContact() time.Time { return revset.Of(r).LastContact() }

@@ -5,7 +5,7 @@ import "time"
 // checkSession refuses a revoked session, and any session while the
 // revocation feed is silent (unless FailOpen).
 func (g *Guard) checkSession(p *Principal, now time.Time) error {
-	rv := g.cfg.Revocations
+	rv := g.revoked
 	if rv == nil {
 		return nil
 	}

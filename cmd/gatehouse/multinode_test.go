@@ -42,7 +42,7 @@ const (
 // CI, when PostgreSQL is unreachable), adds clusterUser, and starts n
 // nodes on it. The poll interval is 10s: every revocation the tests time
 // must arrive by NOTIFY, well within it, and the nodes' own guards still
-// hear from their hubs well within guard.DefaultFeedMaxLag.
+// hear from their hubs well within the guard's default FeedMaxLag.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	dsn := pgtest.Schema(t)

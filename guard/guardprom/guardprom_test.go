@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/guard/guardprom"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
 const (
@@ -93,10 +94,10 @@ func TestCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rv.Touch(clk.Now())
+	revset.Of(rv).Touch(clk.Now())
 	tok := iss.token(t, "sess-1", clk.Now())
 	revoked := iss.token(t, "sess-gone", clk.Now())
-	rv.Add("sess-gone", clk.Now().Add(time.Hour), 1)
+	revset.Of(rv).Add("sess-gone", clk.Now().Add(time.Hour), 1)
 	clk.Advance(5 * time.Second)
 
 	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))

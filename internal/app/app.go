@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
@@ -265,7 +266,7 @@ func newLimiter(ll config.LoginLimits, shared limiter.Store) *limiter.Limiter {
 func (a *App) newGuard(ctx context.Context, refresher guard.Refresher) (*guard.Guard, *guard.Revocations, error) {
 	cfg, log := a.cfg, a.log
 	revoked := guard.NewRevocations()
-	go a.Hub.Follow(ctx, revoked)
+	go a.Hub.Follow(ctx, revset.Of(revoked))
 	// The hub drops a revocation after access_token_ttl + clock_leeway;
 	// the guard must not accept a token longer than that, so it gets the
 	// same leeway. Zero would mean the guard's default, hence the least
@@ -309,7 +310,7 @@ func newCSRF(secret []byte, cfg config.Resolved) *csrf.Keyed {
 // guard's default, the default would refuse every request in each quiet
 // gap between polls.
 func feedMaxLag(poll time.Duration) time.Duration {
-	return max(guard.DefaultFeedMaxLag, 3*poll)
+	return max(revset.DefaultMaxLag, 3*poll)
 }
 
 // Close closes the database.

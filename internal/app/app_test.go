@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
@@ -47,7 +47,7 @@ func TestCSRFKeyUnderKEK(t *testing.T) {
 // configuration allows.
 func TestFeedMaxLagCoversPolls(t *testing.T) {
 	for _, poll := range []time.Duration{10 * time.Millisecond, 200 * time.Millisecond, 10 * time.Second, 30 * time.Second, time.Minute} {
-		if lag := feedMaxLag(poll); lag < 2*poll || lag < guard.DefaultFeedMaxLag {
+		if lag := feedMaxLag(poll); lag < 2*poll || lag < revset.DefaultMaxLag {
 			t.Errorf("poll %v: feed max lag %v does not cover two polls and the guard's default", poll, lag)
 		}
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -235,7 +236,7 @@ func newArena(t *testing.T, opts ...option) *arena {
 	a.feedSet = guard.NewRevocations()
 	followCtx, stop := context.WithCancel(context.Background())
 	followed := make(chan struct{})
-	go func() { defer close(followed); a.Hub.Follow(followCtx, a.feedSet) }()
+	go func() { defer close(followed); a.Hub.Follow(followCtx, revset.Of(a.feedSet)) }()
 	t.Cleanup(func() { stop(); <-followed })
 	fg, err := guard.New(guard.Config{Issuer: a.URL, Audience: a.URL, Leeway: sessiontest.Leeway,
 		Keys: guardkeys.FromKeyring(a.Keys), Revocations: a.feedSet, Now: a.Clock.Now, Log: a.Log})

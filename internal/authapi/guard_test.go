@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 )
@@ -28,7 +29,7 @@ func TestGuardRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	rv := guard.NewRevocations()
-	rv.Touch(f.Clock.Now())
+	revset.Of(rv).Touch(f.Clock.Now())
 	g, err := guard.New(guard.Config{Issuer: sessiontest.Issuer, Audience: sessiontest.Issuer, Leeway: sessiontest.Leeway,
 		Keys: guardkeys.FromKeyring(f.Keys), Revocations: rv, Now: f.Clock.Now})
 	if err != nil {
@@ -58,7 +59,7 @@ func TestGuardRefusals(t *testing.T) {
 	// Revoked in the set (the database has not been asked): the same
 	// status, challenge and body as the database check's ended session.
 	revoked, ended := login(), login()
-	rv.Add(revoked.Session.ID, f.Clock.Now().Add(time.Hour), 1)
+	revset.Of(rv).Add(revoked.Session.ID, f.Clock.Now().Add(time.Hour), 1)
 	if err := f.Engine.Logout(ctx, ended.Session, session.Client{}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestGuardRefusals(t *testing.T) {
 
 	// The feed goes silent for longer than FeedMaxLag.
 	live := login()
-	f.Clock.Advance(guard.DefaultFeedMaxLag + time.Second)
+	f.Clock.Advance(revset.DefaultMaxLag + time.Second)
 	for _, req := range []struct{ method, path string }{{"GET", "/auth/session"}, {"POST", "/auth/logout"}} {
 		w := do(withSet, req.method, req.path, live.AccessToken)
 		if w.Code != 503 || !strings.Contains(w.Body.String(), `"code":"unavailable"`) || w.Header().Get("Retry-After") == "" ||
@@ -88,7 +89,7 @@ func TestGuardRefusals(t *testing.T) {
 		t.Fatalf("the logout refused for the feed ended the session all the same: %v", err)
 	}
 	// Heard from again: the token works, and logout ends the session.
-	rv.Touch(f.Clock.Now())
+	revset.Of(rv).Touch(f.Clock.Now())
 	if w := do(withSet, "GET", "/auth/session", live.AccessToken); w.Code != 200 {
 		t.Fatalf("feed back: %d %s", w.Code, w.Body)
 	}

@@ -99,8 +99,9 @@ type Entry struct {
 	Until time.Time
 }
 
-// Set is what Follow feeds; *guard.Revocations is one. Declared here so
-// that the server does not depend on the guard package's other parts.
+// Set is what Follow feeds; the set behind a guard.Revocations
+// (revset.Of) is one. Declared here so that the server does not depend on
+// the guard package's other parts.
 type Set interface {
 	Add(sid string, until time.Time, seq int64)
 	Touch(t time.Time)

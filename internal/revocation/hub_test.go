@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -54,7 +54,7 @@ func TestFollowFeedsGuardSet(t *testing.T) {
 	old := login()
 	revoke(old) // backlog
 
-	set := guard.NewRevocations()
+	set := revset.New()
 	done := make(chan struct{})
 	go func() { defer close(done); hub.Follow(ctx, set) }()
 	waitFor := func(what string, cond func() bool) {
@@ -156,7 +156,7 @@ func TestWakerNudgesTheHub(t *testing.T) {
 	hub := revocation.New(st, revocation.Config{PollInterval: time.Minute, Window: time.Minute, Waker: w})
 	done := make(chan struct{})
 	go func() { defer close(done); hub.Run(ctx) }()
-	set := guard.NewRevocations()
+	set := revset.New()
 	go hub.Follow(ctx, set)
 
 	start := time.Now()

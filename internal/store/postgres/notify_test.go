@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
+	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 )
@@ -133,7 +133,7 @@ func TestHubWokenByNotify(t *testing.T) {
 	hub := revocation.New(db, revocation.Config{PollInterval: time.Minute, Window: time.Minute, Waker: w})
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(ctx) }()
-	set := guard.NewRevocations()
+	set := revset.New()
 	go hub.Follow(ctx, set)
 	if n := <-w.calls; n != 1 {
 		t.Fatalf("Listen call %d first", n)

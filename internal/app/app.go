@@ -136,6 +136,10 @@ type Options struct {
 	// happens when they refuse).
 	Limiter   session.Limiter
 	Admission *password.Admission
+	// Notify, when set, is called after every committed revocation, after
+	// the revocation hub is nudged (session.Deps.Notify). It must not
+	// block.
+	Notify func()
 }
 
 func (o Options) withDefaults() Options {
@@ -197,6 +201,10 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 		hubCfg.Waker = w
 	}
 	hub := revocation.New(db, hubCfg)
+	notify := hub.Notify
+	if o.Notify != nil {
+		notify = func() { hub.Notify(); o.Notify() }
+	}
 	lim := newLimiter(cfg.LoginLimits, limits)
 	var engineLimiter session.Limiter = lim
 	if o.Limiter != nil {
@@ -216,7 +224,7 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 		Log:       log,
 		Admission: admission,
 		Limiter:   engineLimiter,
-		Notify:    hub.Notify,
+		Notify:    notify,
 	}, session.Config{
 		Scope:       cfg.AccessTokenScope,
 		Grace:       cfg.RefreshGrace,

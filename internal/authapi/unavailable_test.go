@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
@@ -21,7 +22,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
-	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
@@ -31,7 +31,7 @@ import (
 // the work otherwise, so what the test sees afterwards is what a node sees
 // once its database is back.
 type outageStore struct {
-	*sqlite.DB
+	app.Database
 	down atomic.Bool
 }
 
@@ -46,133 +46,133 @@ func (s *outageStore) CreateUser(ctx context.Context, u store.User) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	return s.DB.CreateUser(ctx, u)
+	return s.Database.CreateUser(ctx, u)
 }
 
 func (s *outageStore) UserByUsername(ctx context.Context, username string) (store.User, error) {
 	if err := s.fail(); err != nil {
 		return store.User{}, err
 	}
-	return s.DB.UserByUsername(ctx, username)
+	return s.Database.UserByUsername(ctx, username)
 }
 
 func (s *outageStore) UserByID(ctx context.Context, id string) (store.User, error) {
 	if err := s.fail(); err != nil {
 		return store.User{}, err
 	}
-	return s.DB.UserByID(ctx, id)
+	return s.Database.UserByID(ctx, id)
 }
 
 func (s *outageStore) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, error) {
 	if err := s.fail(); err != nil {
 		return nil, err
 	}
-	return s.DB.ListUsers(ctx, q)
+	return s.Database.ListUsers(ctx, q)
 }
 
 func (s *outageStore) CountUsers(ctx context.Context) (int, error) {
 	if err := s.fail(); err != nil {
 		return 0, err
 	}
-	return s.DB.CountUsers(ctx)
+	return s.Database.CountUsers(ctx)
 }
 
 func (s *outageStore) DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	return s.DB.DeleteUser(ctx, id, at, ev)
+	return s.Database.DeleteUser(ctx, id, at, ev)
 }
 
 func (s *outageStore) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
 	if err := s.fail(); err != nil {
 		return store.User{}, err
 	}
-	return s.DB.UpdateUser(ctx, id, fn)
+	return s.Database.UpdateUser(ctx, id, fn)
 }
 
 func (s *outageStore) CreateSession(ctx context.Context, sess store.Session, rt store.RefreshToken) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	return s.DB.CreateSession(ctx, sess, rt)
+	return s.Database.CreateSession(ctx, sess, rt)
 }
 
 func (s *outageStore) SessionByID(ctx context.Context, id string) (store.Session, error) {
 	if err := s.fail(); err != nil {
 		return store.Session{}, err
 	}
-	return s.DB.SessionByID(ctx, id)
+	return s.Database.SessionByID(ctx, id)
 }
 
 func (s *outageStore) ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error) {
 	if err := s.fail(); err != nil {
 		return nil, err
 	}
-	return s.DB.ListSessions(ctx, q)
+	return s.Database.ListSessions(ctx, q)
 }
 
 func (s *outageStore) PruneSessions(ctx context.Context, endedBefore time.Time, idle time.Duration) (int, error) {
 	if err := s.fail(); err != nil {
 		return 0, err
 	}
-	return s.DB.PruneSessions(ctx, endedBefore, idle)
+	return s.Database.PruneSessions(ctx, endedBefore, idle)
 }
 
 func (s *outageStore) RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
 	if err := s.fail(); err != nil {
 		return store.RefreshToken{}, err
 	}
-	return s.DB.RefreshToken(ctx, hash)
+	return s.Database.RefreshToken(ctx, hash)
 }
 
 func (s *outageStore) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	return s.DB.RotateRefreshToken(ctx, r)
+	return s.Database.RotateRefreshToken(ctx, r)
 }
 
 func (s *outageStore) RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	return s.DB.RevokeSession(ctx, id, reason, at, ev)
+	return s.Database.RevokeSession(ctx, id, reason, at, ev)
 }
 
 func (s *outageStore) RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error) {
 	if err := s.fail(); err != nil {
 		return 0, err
 	}
-	return s.DB.RevokeUserSessions(ctx, userID, except, reason, at, ev)
+	return s.Database.RevokeUserSessions(ctx, userID, except, reason, at, ev)
 }
 
 func (s *outageStore) PruneRevocations(ctx context.Context, before time.Time) (int, error) {
 	if err := s.fail(); err != nil {
 		return 0, err
 	}
-	return s.DB.PruneRevocations(ctx, before)
+	return s.Database.PruneRevocations(ctx, before)
 }
 
 func (s *outageStore) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	return s.DB.AppendAudit(ctx, ev)
+	return s.Database.AppendAudit(ctx, ev)
 }
 
 func (s *outageStore) AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
 	if err := s.fail(); err != nil {
 		return nil, err
 	}
-	return s.DB.AuditEvents(ctx, f)
+	return s.Database.AuditEvents(ctx, f)
 }
 
 func (s *outageStore) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	if err := s.fail(); err != nil {
 		return nil, err
 	}
-	return s.DB.SigningKeys(ctx)
+	return s.Database.SigningKeys(ctx)
 }
 
 var (
@@ -193,7 +193,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	// The keyring, and so the server's guard, reads the keys through the
 	// same switch: after its reload interval it must reach the database.
-	st := &outageStore{DB: f.DB}
+	st := &outageStore{Database: f.DB}
 	keys := token.NewKeyring(st, f.Clock, sessiontest.AccessTTL+sessiontest.Leeway, 10*time.Second)
 	g0, err := guard.New(guard.Config{Issuer: base, Audience: base, Leeway: sessiontest.Leeway,
 		Keys: guardkeys.FromKeyring(keys), Log: f.Log, Now: f.Clock.Now})

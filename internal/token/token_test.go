@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
-	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
@@ -20,7 +20,7 @@ type fixture struct {
 	keys   *token.Keyring
 	issuer *token.Issuer
 	guard  *guard.Guard
-	db     *sqlite.DB
+	db     app.Database
 }
 
 func newFixture(t testing.TB, alg string) *fixture {

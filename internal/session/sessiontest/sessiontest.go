@@ -1,31 +1,33 @@
-// Package sessiontest builds a complete session engine over a real SQLite
-// file and a fake clock, for the tests of the engine and of every layer
-// above it.
+// Package sessiontest builds a complete session engine for the tests of
+// the engine and of every layer above it: through the composition root
+// (internal/app), as serve builds it, over a real SQLite file and a fake
+// clock.
 package sessiontest
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
-	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 // Cheap argon2id parameters keep suites fast; the production floor is
 // enforced by the configuration layer, not the hasher.
-var Cheap = password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+var Cheap = password.Params(apptest.Cheap)
 
-// Defaults of a Fixture.
+// Defaults of a Fixture: the configuration's defaults.
 const (
 	Issuer    = "https://gatehouse.test"
 	AccessTTL = 5 * time.Minute
@@ -58,7 +60,7 @@ type Options struct {
 
 // Fixture is one wired engine.
 type Fixture struct {
-	DB     *sqlite.DB
+	DB     app.Database
 	Clock  *clock.Fake
 	Keys   *token.Keyring
 	Issuer *token.Issuer
@@ -68,18 +70,18 @@ type Fixture struct {
 	Engine  *session.Engine
 	CSRFKey []byte
 	Log     *slog.Logger
+	cfg     config.Resolved
 	opts    Options
+	t       testing.TB
 }
 
 // New opens a fresh database in t's temporary directory and wires an
-// engine over it. The database is closed when the test ends.
+// engine over it with the composition root. The database is closed when
+// the test ends.
 func New(t testing.TB, o Options) *Fixture {
 	t.Helper()
 	if o.Issuer == "" {
 		o.Issuer = Issuer
-	}
-	if o.Grace == 0 && !o.NoGrace {
-		o.Grace = Grace
 	}
 	if o.Params == (password.Params{}) {
 		o.Params = Cheap
@@ -87,69 +89,79 @@ func New(t testing.TB, o Options) *Fixture {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if o.Alg == "" {
-		o.Alg = token.ES256
+	cfg := apptest.Config(t, o.Issuer)
+	if o.Alg != "" {
+		cfg.SigningAlg = o.Alg
 	}
-	if o.Idle == 0 {
-		o.Idle = Idle
+	switch {
+	case o.NoGrace:
+		cfg.RefreshGrace = 0
+	case o.Grace != 0:
+		cfg.RefreshGrace = o.Grace
 	}
-	if o.Lifetime == 0 {
-		o.Lifetime = Lifetime
+	if o.Idle != 0 {
+		cfg.SessionIdleTimeout = o.Idle
 	}
+	if o.Lifetime != 0 {
+		cfg.SessionLifetime = o.Lifetime
+	}
+	if o.Scope != "" {
+		cfg.AccessTokenScope = o.Scope
+	}
+	cfg.Argon2 = config.Argon2(o.Params)
+	f := &Fixture{Clock: clock.NewFake(Start), Log: o.Log, cfg: cfg, opts: o, t: t}
+	a := f.open(t, o.Params, o.Notify, true)
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
+	if err := a.Keys.Ensure(ctx, cfg.SigningAlg); err != nil {
+		t.Fatal(err)
+	}
+	key, err := a.DB.Secret(ctx, "csrf", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := url.Parse(o.Issuer)
+	f.DB, f.Keys, f.Issuer, f.Engine, f.CSRFKey = a.DB, a.Keys, a.Issuer, a.Engine, key
+	f.Guard, err = guard.New(guard.Config{Issuer: pub.String(), Audience: o.Issuer, Leeway: cfg.ClockLeeway,
+		Keys: guardkeys.FromKeyring(a.Keys), Log: o.Log, Now: f.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// open builds an App over the fixture's database with hashing parameters
+// p and revocation hook notify; the first one creates the database.
+func (f *Fixture) open(t testing.TB, p password.Params, notify func(), create bool) *app.App {
+	t.Helper()
+	cfg := f.cfg
+	cfg.Argon2 = config.Argon2(p)
+	o := app.Options{Clock: f.Clock, Log: f.Log, Create: create, Notify: notify,
+		Limiter: f.opts.Limiter, Admission: f.opts.Admission}
+	if o.Limiter == nil {
+		o.Limiter = apptest.NoLimits{}
+	}
+	a, err := app.Open(context.Background(), cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
+		if err := a.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	clk := clock.NewFake(Start)
-	keys := token.NewKeyring(db, clk, AccessTTL+Leeway, 10*time.Second)
-	if err := keys.Ensure(ctx, o.Alg); err != nil {
-		t.Fatal(err)
-	}
-	key, err := db.Secret(ctx, "csrf", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Fixture{DB: db, Clock: clk, Keys: keys, CSRFKey: key, Log: o.Log, opts: o,
-		Issuer: token.NewIssuer(keys, clk, o.Issuer, []string{o.Issuer}, AccessTTL)}
-	f.Guard, err = guard.New(guard.Config{Issuer: o.Issuer, Audience: o.Issuer, Leeway: Leeway,
-		Keys: guardkeys.FromKeyring(keys), Log: o.Log, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Engine = f.NewEngine(o.Params)
-	return f
+	return a
 }
 
 // NewEngine returns another engine over the same database, keys and clock
 // with other hashing parameters (as after a configuration change, or as
 // the command line in another process would run).
 func (f *Fixture) NewEngine(p password.Params) *session.Engine {
-	return session.New(session.Deps{Store: f.DB, Hasher: password.NewHasher(p), Tokens: f.Issuer, CSRF: csrf.New(f.CSRFKey),
-		Clock: f.Clock, Log: f.Log, Limiter: f.opts.Limiter, Admission: f.opts.Admission, Notify: f.opts.Notify},
-		session.Config{Grace: f.opts.Grace * boolInt(!f.opts.NoGrace), IdleTimeout: f.opts.Idle, Lifetime: f.opts.Lifetime,
-			Scope: f.opts.Scope, RevocationWindow: AccessTTL + Leeway})
+	return f.open(f.t, p, f.opts.Notify, false).Engine
 }
 
 // OtherProcess returns another engine over the same database as a
 // separate process (the command line) would run it: without the Notify
 // hook, so the revocation feed learns of its revocations only by polling.
 func (f *Fixture) OtherProcess() *session.Engine {
-	o := f.opts
-	o.Notify = nil
-	other := &Fixture{DB: f.DB, Clock: f.Clock, Keys: f.Keys, Issuer: f.Issuer, Guard: f.Guard, CSRFKey: f.CSRFKey,
-		Log: f.Log, opts: o}
-	return other.NewEngine(o.Params)
-}
-
-func boolInt(b bool) time.Duration {
-	if b {
-		return 1
-	}
-	return 0
+	return f.open(f.t, f.opts.Params, nil, false).Engine
 }

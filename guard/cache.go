@@ -18,7 +18,7 @@ const maxCacheShards = 64
 // bookkeeping on the hit path, which is what the cache is for; a token
 // evicted early only costs one more signature check.
 //
-// Memory: an entry is the token (at most MaxTokenLen, typically 600–900
+// Memory: an entry is the token (at most maxTokenLen, typically 600–900
 // bytes for Gatehouse) plus its Principal (a few hundred bytes), so the
 // default 10,000 entries take about 10–15 MB, at worst (8 KiB tokens)
 // about 90 MB.

@@ -14,4 +14,7 @@
 // ended; the guard refuses them on every request, cached or not. The set
 // is fed by Gatehouse's revocation feed (FollowFeed), or directly when the
 // guard runs in the Gatehouse process.
+//
+// Metrics: a guard reports what it counts to Config.Metrics, if set;
+// package guardprom exposes it to Prometheus.
 package guard

@@ -85,7 +85,7 @@ func ExampleFollowFeed() {
 		r.Header.Set("Authorization", "Bearer "+token)
 		w := httptest.NewRecorder()
 		api.ServeHTTP(w, r)
-		var p guard.Problem
+		var p struct{ Code string } // the problem details' code member (docs/guard.md)
 		if json.Unmarshal(w.Body.Bytes(), &p) == nil {
 			return fmt.Sprint(method, " ", path, ": ", w.Code, " ", p.Code)
 		}

@@ -212,10 +212,10 @@ func checkAccepted(t *testing.T, g, nocache *Guard, tok string, header, payload 
 	}
 	iat, ok1 := c.date(t, "iat")
 	exp, ok2 := c.date(t, "exp")
-	if !ok1 || !ok2 || iat.After(fuzzNow.Add(DefaultLeeway)) || exp.Before(fuzzNow.Add(-DefaultLeeway)) {
+	if !ok1 || !ok2 || iat.After(fuzzNow.Add(defaultLeeway)) || exp.Before(fuzzNow.Add(-defaultLeeway)) {
 		t.Fatalf("accepted iat %s exp %s at %v", c["iat"], c["exp"], fuzzNow)
 	}
-	if nbf, ok := c.date(t, "nbf"); ok && nbf.After(fuzzNow.Add(DefaultLeeway)) {
+	if nbf, ok := c.date(t, "nbf"); ok && nbf.After(fuzzNow.Add(defaultLeeway)) {
 		t.Fatalf("accepted nbf %s", c["nbf"])
 	}
 	authTime, _ := c.date(t, "auth_time")
@@ -350,7 +350,7 @@ func checkKey(t *testing.T, k Key) {
 			t.Fatalf("Ed25519 key %q for %s", k.ID, k.Alg)
 		}
 	case *rsa.PublicKey:
-		if k.Alg != RS256 || pub.N.BitLen() < MinRSABits {
+		if k.Alg != RS256 || pub.N.BitLen() < minRSABits {
 			t.Fatalf("RSA key %q of %d bits for %s", k.ID, pub.N.BitLen(), k.Alg)
 		}
 	default:

@@ -26,19 +26,19 @@ const (
 
 // Defaults and bounds of a Config.
 const (
-	// MaxTokenLen bounds a token before any decoding: an access token is
+	// maxTokenLen bounds a token before any decoding: an access token is
 	// well under 2 KiB, and a bound stops a huge token from costing decode
 	// time (go-jose CVE-2024-28180).
-	MaxTokenLen = 8 << 10
+	maxTokenLen = 8 << 10
 
-	DefaultLeeway       = 30 * time.Second
-	MaxLeeway           = 5 * time.Minute
-	DefaultCacheEntries = 10_000
+	defaultLeeway       = 30 * time.Second
+	maxLeeway           = 5 * time.Minute
+	defaultCacheEntries = 10_000
 
-	DefaultAccessCookie  = "__Host-gh_at"
-	DefaultRefreshCookie = "__Secure-gh_rt"
-	DefaultCSRFCookie    = "XSRF-TOKEN"
-	DefaultCSRFHeader    = "X-XSRF-TOKEN"
+	defaultAccessCookie  = "__Host-gh_at"
+	defaultRefreshCookie = "__Secure-gh_rt"
+	defaultCSRFCookie    = "XSRF-TOKEN"
+	defaultCSRFHeader    = "X-XSRF-TOKEN"
 )
 
 // Errors returned by Verify, wrapped with detail; branch with errors.Is.
@@ -166,11 +166,11 @@ func New(cfg Config) (*Guard, error) {
 	}
 	switch {
 	case cfg.Leeway == 0:
-		cfg.Leeway = DefaultLeeway
+		cfg.Leeway = defaultLeeway
 	case cfg.Leeway < 0:
 		return nil, fmt.Errorf("guard: Config.Leeway %v is negative", cfg.Leeway)
-	case cfg.Leeway > MaxLeeway:
-		return nil, fmt.Errorf("guard: Config.Leeway %v is above the maximum %v", cfg.Leeway, MaxLeeway)
+	case cfg.Leeway > maxLeeway:
+		return nil, fmt.Errorf("guard: Config.Leeway %v is above the maximum %v", cfg.Leeway, maxLeeway)
 	}
 	switch {
 	case cfg.FeedMaxLag == 0:
@@ -179,17 +179,17 @@ func New(cfg Config) (*Guard, error) {
 		return nil, fmt.Errorf("guard: Config.FeedMaxLag %v is negative", cfg.FeedMaxLag)
 	}
 	if cfg.CacheEntries == 0 {
-		cfg.CacheEntries = DefaultCacheEntries
+		cfg.CacheEntries = defaultCacheEntries
 	}
 	for _, n := range []struct {
 		field *string
 		def   string
 		name  string
 	}{
-		{&cfg.AccessCookie, DefaultAccessCookie, "AccessCookie"},
-		{&cfg.RefreshCookie, DefaultRefreshCookie, "RefreshCookie"},
-		{&cfg.CSRFCookie, DefaultCSRFCookie, "CSRFCookie"},
-		{&cfg.CSRFHeader, DefaultCSRFHeader, "CSRFHeader"},
+		{&cfg.AccessCookie, defaultAccessCookie, "AccessCookie"},
+		{&cfg.RefreshCookie, defaultRefreshCookie, "RefreshCookie"},
+		{&cfg.CSRFCookie, defaultCSRFCookie, "CSRFCookie"},
+		{&cfg.CSRFHeader, defaultCSRFHeader, "CSRFHeader"},
 	} {
 		if *n.field == "" {
 			*n.field = n.def

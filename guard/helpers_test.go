@@ -35,6 +35,27 @@ const (
 	testCSRF     = "csrf-value-of-session-1"
 )
 
+// The defaults and bounds docs/guard.md documents, which the tests hold
+// the guard to.
+const (
+	accessCookie  = "__Host-gh_at"
+	refreshCookie = "__Secure-gh_rt"
+	csrfCookie    = "XSRF-TOKEN"
+	csrfHeader    = "X-XSRF-TOKEN"
+	minRefetch    = 10 * time.Second // RemoteOptions.MinRefetch
+	maxTokenLen   = 8 << 10
+)
+
+// problemBody is the guard's RFC 9457 problem details, as docs/guard.md
+// describes them.
+type problemBody struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 // testKey is a signing key of the test issuer.
@@ -358,7 +379,7 @@ func serve(h func(http.Handler) http.Handler, r *http.Request) reply {
 	out := reply{status: res.StatusCode, challenge: res.Header.Get("WWW-Authenticate"), body: string(body),
 		header: res.Header, principal: got}
 	if res.StatusCode != http.StatusOK {
-		var p guard.Problem
+		var p problemBody
 		if err := json.Unmarshal(body, &p); err == nil {
 			out.code = p.Code
 			if p.Type != "urn:gatehouse:problem:"+p.Code || p.Status != res.StatusCode {

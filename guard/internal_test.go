@@ -71,7 +71,7 @@ func TestMaxAge(t *testing.T) {
 
 func TestRemoteInterval(t *testing.T) {
 	r := RemoteJWKS("http://example.invalid", RemoteOptions{})
-	if d := r.interval(); d != DefaultRefreshInterval {
+	if d := r.interval(); d != defaultRefreshInterval {
 		t.Fatalf("default %v", d)
 	}
 	r.maxAge = time.Minute
@@ -79,14 +79,14 @@ func TestRemoteInterval(t *testing.T) {
 		t.Fatalf("max-age 60: %v", d)
 	}
 	r.maxAge = time.Second
-	if d := r.interval(); d != MinRefreshInterval {
+	if d := r.interval(); d != minRefreshInterval {
 		t.Fatalf("max-age 1: %v, want the 10s floor", d)
 	}
 	r.maxAge = time.Hour
-	if d := r.interval(); d != DefaultRefreshInterval {
+	if d := r.interval(); d != defaultRefreshInterval {
 		t.Fatalf("max-age 3600: %v", d)
 	}
-	if r := RemoteJWKS("x", RemoteOptions{RefreshInterval: time.Second}); r.opts.RefreshInterval != MinRefreshInterval {
+	if r := RemoteJWKS("x", RemoteOptions{RefreshInterval: time.Second}); r.opts.RefreshInterval != minRefreshInterval {
 		t.Fatalf("interval below the floor: %v", r.opts.RefreshInterval)
 	}
 	if r.opts.Client == nil || r.opts.Client.Timeout == 0 || r.opts.Client == http.DefaultClient {

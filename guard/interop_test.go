@@ -20,7 +20,7 @@ type engineRefresher struct {
 }
 
 func (r *engineRefresher) Refresh(w http.ResponseWriter, req *http.Request) (string, error) {
-	c, err := req.Cookie(guard.DefaultRefreshCookie)
+	c, err := req.Cookie(refreshCookie)
 	if err != nil {
 		return "", err
 	}
@@ -82,10 +82,10 @@ func TestGatehouseInterop(t *testing.T) {
 				t.Fatalf("bearer: %d %s", got.status, got.body)
 			}
 
-			at := guard.DefaultAccessCookie + "=" + grant.AccessToken
-			xsrf := guard.DefaultCSRFCookie + "=" + grant.CSRFToken
+			at := accessCookie + "=" + grant.AccessToken
+			xsrf := csrfCookie + "=" + grant.CSRFToken
 			r := cookieReq(http.MethodPost, at, xsrf)
-			r.Header.Set(guard.DefaultCSRFHeader, grant.CSRFToken)
+			r.Header.Set(csrfHeader, grant.CSRFToken)
 			if got := serve(g.Middleware, r); got.status != 200 {
 				t.Fatalf("cookie POST with the login's CSRF token: %d %s (csrf_hash %q)", got.status, got.body, p.CSRFHash)
 			}
@@ -93,8 +93,8 @@ func TestGatehouseInterop(t *testing.T) {
 			// Six minutes on, the access token has expired; the guard
 			// refreshes in-line through the engine.
 			f.Clock.Advance(sessiontest.AccessTTL + time.Minute)
-			r = cookieReq(http.MethodPost, at, xsrf, guard.DefaultRefreshCookie+"="+grant.RefreshToken)
-			r.Header.Set(guard.DefaultCSRFHeader, grant.CSRFToken)
+			r = cookieReq(http.MethodPost, at, xsrf, refreshCookie+"="+grant.RefreshToken)
+			r.Header.Set(csrfHeader, grant.CSRFToken)
 			got := serve(g.Middleware, r)
 			if got.status != 200 || got.principal == nil || got.principal.SessionID != grant.Session.ID ||
 				got.principal.TokenID == p.TokenID {

@@ -43,9 +43,9 @@ type Key struct {
 // ErrKeyNotFound: no key with the kid. Verify reports it as ErrSignature.
 var ErrKeyNotFound = errors.New("guard: no key with this kid")
 
-// MinRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3: 2048
+// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3: 2048
 // bits or larger).
-const MinRSABits = 2048
+const minRSABits = 2048
 
 // keySet is an immutable kid -> key map.
 type keySet map[string]Key
@@ -150,8 +150,8 @@ func usableKey(jwk jose.JSONWebKey) (Key, *keyNote) {
 		}
 		alg = EdDSA
 	case *rsa.PublicKey:
-		if pub.N.BitLen() < MinRSABits {
-			return Key{}, &keyNote{msg: fmt.Sprintf("RSA key of %d bits is under %d", pub.N.BitLen(), MinRSABits), fatal: true}
+		if pub.N.BitLen() < minRSABits {
+			return Key{}, &keyNote{msg: fmt.Sprintf("RSA key of %d bits is under %d", pub.N.BitLen(), minRSABits), fatal: true}
 		}
 		alg = RS256
 	default:
@@ -194,10 +194,10 @@ type RemoteOptions struct {
 
 // Defaults of RemoteOptions.
 const (
-	DefaultRefreshInterval = 5 * time.Minute
-	MinRefreshInterval     = 10 * time.Second
-	DefaultMinRefetch      = 10 * time.Second
-	DefaultMaxJWKSBytes    = 1 << 20
+	defaultRefreshInterval = 5 * time.Minute
+	minRefreshInterval     = 10 * time.Second
+	defaultMinRefetch      = 10 * time.Second
+	defaultMaxJWKSBytes    = 1 << 20
 	defaultFetchTimeout    = 10 * time.Second
 )
 
@@ -231,14 +231,14 @@ func RemoteJWKS(url string, opts RemoteOptions) *Remote {
 		opts.Client = &http.Client{Timeout: defaultFetchTimeout}
 	}
 	if opts.RefreshInterval <= 0 {
-		opts.RefreshInterval = DefaultRefreshInterval
+		opts.RefreshInterval = defaultRefreshInterval
 	}
-	opts.RefreshInterval = max(opts.RefreshInterval, MinRefreshInterval)
+	opts.RefreshInterval = max(opts.RefreshInterval, minRefreshInterval)
 	if opts.MinRefetch <= 0 {
-		opts.MinRefetch = DefaultMinRefetch
+		opts.MinRefetch = defaultMinRefetch
 	}
 	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = DefaultMaxJWKSBytes
+		opts.MaxBytes = defaultMaxJWKSBytes
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -260,14 +260,14 @@ func (r *Remote) Start(ctx context.Context) error {
 }
 
 func (r *Remote) loop(ctx context.Context, lastErr error) {
-	backoff := MinRefreshInterval
+	backoff := minRefreshInterval
 	for {
 		wait := r.interval()
 		if lastErr != nil {
 			wait = min(backoff, wait)
 			backoff = min(2*backoff, r.opts.RefreshInterval)
 		} else {
-			backoff = MinRefreshInterval
+			backoff = minRefreshInterval
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -286,7 +286,7 @@ func (r *Remote) interval() time.Duration {
 	defer r.mu.Unlock()
 	d := r.opts.RefreshInterval
 	if r.maxAge > 0 && r.maxAge < d {
-		d = max(r.maxAge, MinRefreshInterval)
+		d = max(r.maxAge, minRefreshInterval)
 	}
 	return d
 }

@@ -179,7 +179,7 @@ func TestRemoteJWKS(t *testing.T) {
 	srv.mu.Lock()
 	srv.delay = 50 * time.Millisecond
 	srv.mu.Unlock()
-	clock.Advance(guard.DefaultMinRefetch)
+	clock.Advance(minRefetch)
 	var wg sync.WaitGroup
 	var failures atomic.Int32
 	for range 20 {
@@ -195,7 +195,7 @@ func TestRemoteJWKS(t *testing.T) {
 	}
 
 	// Unknown kids again: at most one fetch per MinRefetch.
-	clock.Advance(guard.DefaultMinRefetch)
+	clock.Advance(minRefetch)
 	for i := range 20 {
 		remote.Key(ctx, fmt.Sprintf("forged-again-%d", i))
 	}
@@ -205,7 +205,7 @@ func TestRemoteJWKS(t *testing.T) {
 
 	// A failed fetch keeps the previous set.
 	srv.set([]byte("oops"), 500)
-	clock.Advance(guard.DefaultMinRefetch)
+	clock.Advance(minRefetch)
 	if _, err := remote.Key(ctx, "nope"); !errors.Is(err, guard.ErrKeyNotFound) {
 		t.Fatalf("unknown kid while the server fails: %v", err)
 	}

@@ -50,7 +50,7 @@ func (g *Guard) authorize(w http.ResponseWriter, r *http.Request) (*Principal, b
 		g.refuse(reason.InvalidRequest)
 		// RFC 6750 §3.1: invalid_request is answered 400; refreshing
 		// cannot mend a malformed header, so it is no 401.
-		writeProblem(w, http.StatusBadRequest, CodeInvalidRequest,
+		writeProblem(w, http.StatusBadRequest, codeInvalidRequest,
 			"the Authorization header must be one Bearer token", challengeInvalidRequest)
 		return nil, false
 	}
@@ -80,7 +80,7 @@ func (g *Guard) refuseToken(w http.ResponseWriter, err error) {
 	r := reasonOf(err)
 	g.refuse(r)
 	if r == reason.FeedUnavailable {
-		writeProblem(w, http.StatusServiceUnavailable, CodeRevocationFeedDown,
+		writeProblem(w, http.StatusServiceUnavailable, codeRevocationFeedDown,
 			"revocations cannot be checked right now; try again shortly", "")
 		return
 	}
@@ -88,7 +88,7 @@ func (g *Guard) refuseToken(w http.ResponseWriter, err error) {
 		// Still the RFC 6750 invalid_token challenge, but the problem code
 		// is Gatehouse's session_ended, as the server answers it: a client
 		// can tell that refreshing is pointless and go straight to login.
-		writeProblem(w, http.StatusUnauthorized, CodeSessionEnded, describe(err),
+		writeProblem(w, http.StatusUnauthorized, codeSessionEnded, describe(err),
 			`Bearer error="invalid_token", error_description="`+describe(err)+`"`)
 		return
 	}
@@ -101,19 +101,19 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 	j, ok := g.readCookies(r)
 	if !ok {
 		g.refuse(reason.DuplicateCookie)
-		writeProblem(w, http.StatusBadRequest, CodeDuplicateCookie, "a session cookie is present more than once", "")
+		writeProblem(w, http.StatusBadRequest, codeDuplicateCookie, "a session cookie is present more than once", "")
 		return nil, false
 	}
 	if j.Access == "" {
 		g.refuse(reason.NoToken)
-		writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "the request carries no access token", challengeNoCredentials)
+		writeProblem(w, http.StatusUnauthorized, codeInvalidToken, "the request carries no access token", challengeNoCredentials)
 		return nil, false
 	}
 	unsafe := !safeMethod(r.Method)
 	if unsafe {
 		if err := g.cop.Check(r); err != nil {
 			g.refuse(reason.CrossOrigin)
-			writeProblem(w, http.StatusForbidden, CodeCrossOriginRequest, "cross-origin request refused", "")
+			writeProblem(w, http.StatusForbidden, codeCrossOriginRequest, "cross-origin request refused", "")
 			return nil, false
 		}
 	}
@@ -131,7 +131,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 	}
 	if unsafe && !g.csrfOK(r, j, p) {
 		g.refuse(reason.CSRF)
-		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
+		writeProblem(w, http.StatusForbidden, codeCSRFFailed, "the CSRF token is missing or does not match the session", "")
 		return nil, false
 	}
 	return p, true
@@ -146,7 +146,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 func (g *Guard) refreshInline(w http.ResponseWriter, r *http.Request, j credential.Jar, expired *Principal, unsafe bool) (*Principal, bool) {
 	if unsafe && !g.csrfOK(r, j, expired) {
 		g.refuse(reason.CSRF)
-		writeProblem(w, http.StatusForbidden, CodeCSRFFailed, "the CSRF token is missing or does not match the session", "")
+		writeProblem(w, http.StatusForbidden, codeCSRFFailed, "the CSRF token is missing or does not match the session", "")
 		return nil, false
 	}
 	if rv := g.revoked; rv != nil && rv.Revoked(expired.SessionID) {

@@ -33,21 +33,21 @@ func TestMiddlewareCredentials(t *testing.T) {
 		{"Bearer", req("Bearer " + tok), 200, "", ""},
 		{"bearer, lower case", req("bearer " + tok), 200, "", ""},
 		{"BEARER, two spaces", req("BEARER  " + tok), 200, "", ""},
-		{"no credentials", req(), 401, chNone, guard.CodeInvalidToken},
-		{"Basic", req("Basic YTpi"), 400, chRequest, guard.CodeInvalidRequest},
-		{"Bearer without token", req("Bearer"), 400, chRequest, guard.CodeInvalidRequest},
-		{"Bearer and a space", req("Bearer "), 400, chRequest, guard.CodeInvalidRequest},
-		{"two tokens", req("Bearer " + tok + " " + tok), 400, chRequest, guard.CodeInvalidRequest},
-		{"two Authorization headers", req("Bearer "+tok, "Bearer "+tok), 400, chRequest, guard.CodeInvalidRequest},
-		{"empty Authorization", req(""), 400, chRequest, guard.CodeInvalidRequest},
-		{"token in the cookie", cookieReq(http.MethodGet, guard.DefaultAccessCookie+"="+tok), 200, "", ""},
+		{"no credentials", req(), 401, chNone, "invalid_token"},
+		{"Basic", req("Basic YTpi"), 400, chRequest, "invalid_request"},
+		{"Bearer without token", req("Bearer"), 400, chRequest, "invalid_request"},
+		{"Bearer and a space", req("Bearer "), 400, chRequest, "invalid_request"},
+		{"two tokens", req("Bearer " + tok + " " + tok), 400, chRequest, "invalid_request"},
+		{"two Authorization headers", req("Bearer "+tok, "Bearer "+tok), 400, chRequest, "invalid_request"},
+		{"empty Authorization", req(""), 400, chRequest, "invalid_request"},
+		{"token in the cookie", cookieReq(http.MethodGet, accessCookie+"="+tok), 200, "", ""},
 		{"Authorization wins over the cookie", func() *http.Request {
-			r := cookieReq(http.MethodGet, guard.DefaultAccessCookie+"=garbage")
+			r := cookieReq(http.MethodGet, accessCookie+"=garbage")
 			r.Header.Set("Authorization", "Bearer "+tok)
 			return r
 		}(), 200, "", ""},
-		{"garbage cookie", cookieReq(http.MethodGet, guard.DefaultAccessCookie+"=a.b.c"), 401, chMalform, guard.CodeInvalidToken},
-		{"only other cookies", cookieReq(http.MethodGet, "theme=dark"), 401, chNone, guard.CodeInvalidToken},
+		{"garbage cookie", cookieReq(http.MethodGet, accessCookie+"=a.b.c"), 401, chMalform, "invalid_token"},
+		{"only other cookies", cookieReq(http.MethodGet, "theme=dark"), 401, chNone, "invalid_token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestRevocation(t *testing.T) {
 	}
 	revset.Of(rv).Add("sess-1", e.clock.Now().Add(6*time.Minute), 1)
 	got := serve(e.g.Middleware, bearerReq("GET", tok)) // a cache hit, refused all the same
-	if got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeSessionEnded {
+	if got.status != 401 || got.challenge != chRevoked || got.code != "session_ended" {
 		t.Fatalf("revoked after a cache hit: %d %q %q", got.status, got.challenge, got.code)
 	}
 	if s := e.stats(); s.CacheHits != 2 || s.RevokedRefusals != 1 {
@@ -88,7 +88,7 @@ func TestRevocation(t *testing.T) {
 	}
 	// A revoked token never seen before is refused too.
 	fresh := e.token(t, nil)
-	if got := serve(e.g.Middleware, bearerReq("GET", fresh)); got.status != 401 || got.challenge != chRevoked || got.code != guard.CodeSessionEnded {
+	if got := serve(e.g.Middleware, bearerReq("GET", fresh)); got.status != 401 || got.challenge != chRevoked || got.code != "session_ended" {
 		t.Fatalf("uncached revoked: %d %q", got.status, got.challenge)
 	}
 	if got := serve(e.g.Middleware, bearerReq("GET", other)); got.status != 200 {
@@ -112,7 +112,7 @@ func TestFeedDown(t *testing.T) {
 					}
 					return
 				}
-				if got.status != 503 || got.code != guard.CodeRevocationFeedDown || got.challenge != "" {
+				if got.status != 503 || got.code != "revocation_feed_unavailable" || got.challenge != "" {
 					t.Fatalf("%s: %d %q %q", step, got.status, got.code, got.challenge)
 				}
 			}
@@ -163,12 +163,12 @@ func TestCSRF(t *testing.T) {
 	tok := e.token(t, nil)
 	otherTok := e.token(t, map[string]any{"sid": "sess-2", "csrf_hash": csrfHash("csrf-value-of-session-2")})
 	noHash := e.token(t, map[string]any{"csrf_hash": del})
-	at := guard.DefaultAccessCookie + "="
-	xsrf := guard.DefaultCSRFCookie + "="
+	at := accessCookie + "="
+	xsrf := csrfCookie + "="
 	post := func(access, cookieCSRF, header string, extra ...string) *http.Request {
 		r := cookieReq(http.MethodPost, append([]string{at + access, xsrf + cookieCSRF}, extra...)...)
 		if header != "" {
-			r.Header.Set(guard.DefaultCSRFHeader, header)
+			r.Header.Set(csrfHeader, header)
 		}
 		return r
 	}
@@ -193,20 +193,20 @@ func TestCSRF(t *testing.T) {
 		{"OPTIONS needs no CSRF", cookieReq(http.MethodOptions, at+tok), 200, ""},
 		{"POST with the session's pair", post(tok, testCSRF, testCSRF), 200, ""},
 		{"DELETE with the session's pair", func() *http.Request { r := post(tok, testCSRF, testCSRF); r.Method = http.MethodDelete; return r }(), 200, ""},
-		{"POST without header", post(tok, testCSRF, ""), 403, guard.CodeCSRFFailed},
-		{"POST without CSRF cookie", cookieReq(http.MethodPost, at+tok), 403, guard.CodeCSRFFailed},
-		{"header differs from cookie", post(tok, testCSRF, testCSRF+"x"), 403, guard.CodeCSRFFailed},
-		{"another session's pair", post(tok, "csrf-value-of-session-2", "csrf-value-of-session-2"), 403, guard.CodeCSRFFailed},
-		{"other session's token with our pair", post(otherTok, testCSRF, testCSRF), 403, guard.CodeCSRFFailed},
-		{"token without csrf_hash", post(noHash, testCSRF, testCSRF), 403, guard.CodeCSRFFailed},
-		{"cross-site Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "cross-site"), 403, guard.CodeCrossOriginRequest},
-		{"same-site Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "same-site"), 403, guard.CodeCrossOriginRequest},
-		{"foreign Origin without Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "", "Origin", "https://evil.test"), 403, guard.CodeCrossOriginRequest},
+		{"POST without header", post(tok, testCSRF, ""), 403, "csrf_failed"},
+		{"POST without CSRF cookie", cookieReq(http.MethodPost, at+tok), 403, "csrf_failed"},
+		{"header differs from cookie", post(tok, testCSRF, testCSRF+"x"), 403, "csrf_failed"},
+		{"another session's pair", post(tok, "csrf-value-of-session-2", "csrf-value-of-session-2"), 403, "csrf_failed"},
+		{"other session's token with our pair", post(otherTok, testCSRF, testCSRF), 403, "csrf_failed"},
+		{"token without csrf_hash", post(noHash, testCSRF, testCSRF), 403, "csrf_failed"},
+		{"cross-site Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "cross-site"), 403, "cross_origin_request"},
+		{"same-site Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "same-site"), 403, "cross_origin_request"},
+		{"foreign Origin without Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "", "Origin", "https://evil.test"), 403, "cross_origin_request"},
 		{"allowed origin", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "cross-site", "Origin", "https://app.test"), 200, ""},
 		{"same Origin without Sec-Fetch-Site", with(post(tok, testCSRF, testCSRF), "Sec-Fetch-Site", "", "Origin", "https://api.test"), 200, ""},
-		{"duplicate access cookie", cookieReq(http.MethodGet, at+tok, at+tok), 400, guard.CodeDuplicateCookie},
-		{"duplicate CSRF cookie", post(tok, testCSRF, testCSRF, xsrf+"planted"), 400, guard.CodeDuplicateCookie},
-		{"duplicate refresh cookie", cookieReq(http.MethodGet, at+tok, guard.DefaultRefreshCookie+"=a", guard.DefaultRefreshCookie+"=b"), 400, guard.CodeDuplicateCookie},
+		{"duplicate access cookie", cookieReq(http.MethodGet, at+tok, at+tok), 400, "duplicate_cookie"},
+		{"duplicate CSRF cookie", post(tok, testCSRF, testCSRF, xsrf+"planted"), 400, "duplicate_cookie"},
+		{"duplicate refresh cookie", cookieReq(http.MethodGet, at+tok, refreshCookie+"=a", refreshCookie+"=b"), 400, "duplicate_cookie"},
 		{"Bearer POST needs no CSRF", bearerReq(http.MethodPost, tok), 200, ""},
 		{"Bearer POST cross-site", with(bearerReq(http.MethodPost, tok), "Sec-Fetch-Site", "cross-site"), 200, ""},
 		{"Bearer ignores duplicate cookies", with(bearerReq(http.MethodGet, tok), "Cookie", at+"a; "+at+"b"), 200, ""},
@@ -247,14 +247,14 @@ func TestRequire(t *testing.T) {
 			if got.status != c.status || got.challenge != c.ch {
 				t.Fatalf("got %d %q, want %d %q", got.status, got.challenge, c.status, c.ch)
 			}
-			if c.status == 403 && got.code != guard.CodeInsufficientScope {
+			if c.status == 403 && got.code != "insufficient_scope" {
 				t.Fatalf("code %q", got.code)
 			}
 		})
 	}
 	t.Run("without the guard", func(t *testing.T) {
 		got := serve(guard.Require(guard.Role("editor")), bearerReq("GET", tok))
-		if got.status != 401 || got.challenge != chNone || got.code != guard.CodeInvalidToken {
+		if got.status != 401 || got.challenge != chNone || got.code != "invalid_token" {
 			t.Fatalf("got %d %q %q", got.status, got.challenge, got.code)
 		}
 	})
@@ -279,7 +279,7 @@ func (f *fakeRefresher) Refresh(w http.ResponseWriter, r *http.Request) (string,
 	f.calls.Add(1)
 	tok, err := f.mint()
 	if err == nil {
-		http.SetCookie(w, &http.Cookie{Name: guard.DefaultAccessCookie, Value: tok, Path: "/", Secure: true, HttpOnly: true})
+		http.SetCookie(w, &http.Cookie{Name: accessCookie, Value: tok, Path: "/", Secure: true, HttpOnly: true})
 	}
 	return tok, err
 }
@@ -294,7 +294,7 @@ func TestInlineRefresh(t *testing.T) {
 	newTok := e.token(t, map[string]any{"jti": "jti-new", "csrf_hash": csrfHash("new-csrf")})
 	ref.mint = func() (string, error) { return newTok, nil }
 
-	at, rt, xsrf := guard.DefaultAccessCookie+"=", guard.DefaultRefreshCookie+"=ghr_x", guard.DefaultCSRFCookie+"="
+	at, rt, xsrf := accessCookie+"=", refreshCookie+"=ghr_x", csrfCookie+"="
 	s := strings.Split(expired, ".")
 	tampered := s[0] + "." + b64(strings.Replace(string(mustB64(t, s[1])), "user-1", "user-2", 1)) + "." + s[2]
 	foreign := e.es.mint(t, nil, claimsAt(t0, map[string]any{"iss": "https://evil.test"}))
@@ -303,7 +303,7 @@ func TestInlineRefresh(t *testing.T) {
 	wrongTyp := e.es.mint(t, map[string]any{"typ": "JWT"}, claimsAt(t0, nil))
 	post := func(access, header string) *http.Request {
 		r := cookieReq(http.MethodPost, at+access, rt, xsrf+testCSRF)
-		r.Header.Set(guard.DefaultCSRFHeader, header)
+		r.Header.Set(csrfHeader, header)
 		return r
 	}
 
@@ -317,25 +317,25 @@ func TestInlineRefresh(t *testing.T) {
 	}{
 		{"GET, expired", cookieReq(http.MethodGet, at+expired, rt), nil, 200, "", "", 1},
 		{"POST, expired, CSRF of the expired token", post(expired, testCSRF), nil, 200, "", "", 1},
-		{"POST, expired, bad CSRF", post(expired, "nope"), nil, 403, "", guard.CodeCSRFFailed, 0},
-		{"no refresh cookie", cookieReq(http.MethodGet, at+expired), nil, 401, chExpired, guard.CodeInvalidToken, 0},
+		{"POST, expired, bad CSRF", post(expired, "nope"), nil, 403, "", "csrf_failed", 0},
+		{"no refresh cookie", cookieReq(http.MethodGet, at+expired), nil, 401, chExpired, "invalid_token", 0},
 		{"refresh fails", cookieReq(http.MethodGet, at+expired, rt), func() (string, error) { return "", errors.New("session ended") },
-			401, chRefresh, guard.CodeInvalidToken, 1},
+			401, chRefresh, "invalid_token", 1},
 		{"refresh returns garbage", cookieReq(http.MethodGet, at+expired, rt), func() (string, error) { return "a.b.c", nil },
-			401, chMalform, guard.CodeInvalidToken, 1},
+			401, chMalform, "invalid_token", 1},
 		{"refresh returns another session", cookieReq(http.MethodGet, at+expired, rt), func() (string, error) {
 			return e.token(t, map[string]any{"sid": "sess-9"}), nil
-		}, 401, chRefresh, guard.CodeInvalidToken, 1},
-		{"tampered", cookieReq(http.MethodGet, at+tampered, rt), nil, 401, chSig, guard.CodeInvalidToken, 0},
-		{"foreign issuer", cookieReq(http.MethodGet, at+foreign, rt), nil, 401, chClaims, guard.CodeInvalidToken, 0},
-		{"other audience", cookieReq(http.MethodGet, at+otherAud, rt), nil, 401, chClaims, guard.CodeInvalidToken, 0},
-		{"unknown kid", cookieReq(http.MethodGet, at+unknownKid, rt), nil, 401, chSig, guard.CodeInvalidToken, 0},
-		{"wrong typ", cookieReq(http.MethodGet, at+wrongTyp, rt), nil, 401, chClaims, guard.CodeInvalidToken, 0},
+		}, 401, chRefresh, "invalid_token", 1},
+		{"tampered", cookieReq(http.MethodGet, at+tampered, rt), nil, 401, chSig, "invalid_token", 0},
+		{"foreign issuer", cookieReq(http.MethodGet, at+foreign, rt), nil, 401, chClaims, "invalid_token", 0},
+		{"other audience", cookieReq(http.MethodGet, at+otherAud, rt), nil, 401, chClaims, "invalid_token", 0},
+		{"unknown kid", cookieReq(http.MethodGet, at+unknownKid, rt), nil, 401, chSig, "invalid_token", 0},
+		{"wrong typ", cookieReq(http.MethodGet, at+wrongTyp, rt), nil, 401, chClaims, "invalid_token", 0},
 		{"Bearer, expired", func() *http.Request {
 			r := bearerReq(http.MethodGet, expired)
 			r.Header.Set("Cookie", rt)
 			return r
-		}(), nil, 401, chExpired, guard.CodeInvalidToken, 0},
+		}(), nil, 401, chExpired, "invalid_token", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -355,7 +355,7 @@ func TestInlineRefresh(t *testing.T) {
 				if got.principal == nil || got.principal.TokenID != "jti-new" {
 					t.Fatalf("handler saw %+v, want the refreshed token", got.principal)
 				}
-				if !strings.Contains(strings.Join(got.header.Values("Set-Cookie"), "\n"), guard.DefaultAccessCookie+"="+newTok) {
+				if !strings.Contains(strings.Join(got.header.Values("Set-Cookie"), "\n"), accessCookie+"="+newTok) {
 					t.Fatal("new cookie not set")
 				}
 			}

@@ -8,22 +8,20 @@ import (
 )
 
 // Problem codes the guard answers with, the code member of its RFC 9457
-// problem details; clients branch on them, never on title or detail.
+// problem details (docs/guard.md, "Answers"); clients branch on them,
+// never on title or detail.
 const (
-	CodeInvalidToken        = "invalid_token"
-	CodeSessionEnded        = "session_ended"
-	CodeInvalidRequest      = "invalid_request"
-	CodeInsufficientScope   = "insufficient_scope"
-	CodeCSRFFailed          = "csrf_failed"
-	CodeCrossOriginRequest  = "cross_origin_request"
-	CodeDuplicateCookie     = "duplicate_cookie"
-	CodeRevocationFeedDown  = "revocation_feed_unavailable"
+	codeInvalidToken        = "invalid_token"
+	codeSessionEnded        = "session_ended"
+	codeInvalidRequest      = "invalid_request"
+	codeInsufficientScope   = "insufficient_scope"
+	codeCSRFFailed          = "csrf_failed"
+	codeCrossOriginRequest  = "cross_origin_request"
+	codeDuplicateCookie     = "duplicate_cookie"
+	codeRevocationFeedDown  = "revocation_feed_unavailable"
 	challengeNoCredentials  = `Bearer`
 	challengeInvalidRequest = `Bearer error="invalid_request"`
 )
-
-// Problem is an RFC 9457 problem details body, as Gatehouse itself sends.
-type Problem = problem.Details
 
 // writeProblem sends an RFC 9457 problem+json response; challenge, if not
 // empty, is the WWW-Authenticate value (RFC 6750 §3).
@@ -37,7 +35,7 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, challenge str
 // invalidToken answers 401 with the RFC 6750 §3.1 invalid_token challenge.
 // description is one of the fixed texts of describe, never token content.
 func invalidToken(w http.ResponseWriter, description string) {
-	writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, description,
+	writeProblem(w, http.StatusUnauthorized, codeInvalidToken, description,
 		`Bearer error="invalid_token", error_description="`+description+`"`)
 }
 

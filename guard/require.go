@@ -64,12 +64,12 @@ func Require(reqs ...Requirement) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := PrincipalFrom(r.Context())
 			if !ok {
-				writeProblem(w, http.StatusUnauthorized, CodeInvalidToken, "the request carries no access token", challengeNoCredentials)
+				writeProblem(w, http.StatusUnauthorized, codeInvalidToken, "the request carries no access token", challengeNoCredentials)
 				return
 			}
 			for _, q := range reqs {
 				if !q.holds(p) {
-					writeProblem(w, http.StatusForbidden, CodeInsufficientScope,
+					writeProblem(w, http.StatusForbidden, codeInsufficientScope,
 						"the access token lacks a role or scope this resource needs", challenge)
 					return
 				}

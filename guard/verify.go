@@ -68,7 +68,7 @@ func (g *Guard) verifyToken(ctx context.Context, raw string, now time.Time) (*Pr
 	// only base64url characters, so no decoder sees padding, whitespace or
 	// line breaks (which Go's base64 would silently skip) and many-dotted
 	// input costs one pass (CVE-2025-30204, CVE-2025-27144).
-	if len(raw) == 0 || len(raw) > MaxTokenLen {
+	if len(raw) == 0 || len(raw) > maxTokenLen {
 		return nil, fmt.Errorf("%w: length", ErrMalformed)
 	}
 	d1, d2 := -1, -1

@@ -164,7 +164,7 @@ func TestVerifyRejections(t *testing.T) {
 		{"padding", good + "==", guard.ErrMalformed, chMalform},
 		{"standard base64", strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+/", guard.ErrMalformed, chMalform},
 		{"non-canonical base64 tail", g[0] + "." + g[1] + "." + g[2][:len(g[2])-1] + "B", guard.ErrSignature, chSig},
-		{"one byte over MaxTokenLen", good + strings.Repeat("A", guard.MaxTokenLen+1-len(good)), guard.ErrMalformed, chMalform},
+		{"one byte over the 8 KiB cap", good + strings.Repeat("A", maxTokenLen+1-len(good)), guard.ErrMalformed, chMalform},
 		{"100 KB token", strings.Repeat("a", 50<<10) + "." + strings.Repeat("b", 50<<10) + ".c", guard.ErrMalformed, chMalform},
 		{"empty", "", guard.ErrMalformed, chMalform},
 	}
@@ -188,9 +188,9 @@ func TestVerifyRejections(t *testing.T) {
 				}
 				return
 			}
-			status, ch, code := 401, c.ch, guard.CodeInvalidToken
+			status, ch, code := 401, c.ch, "invalid_token"
 			if _, ok := credentialtest.BearerToken("Bearer " + c.tok); !ok { // not one RFC 6750 b64token at all
-				status, ch, code = 400, chRequest, guard.CodeInvalidRequest
+				status, ch, code = 400, chRequest, "invalid_request"
 			}
 			if got.status != status || got.challenge != ch || got.code != code {
 				t.Fatalf("middleware: %d %q %q", got.status, got.challenge, got.code)
@@ -275,7 +275,7 @@ func TestNewValidates(t *testing.T) {
 		{"cache off", func(c *guard.Config) { c.CacheEntries = -1 }, ""},
 		{"bad origin", func(c *guard.Config) { c.AllowedOrigins = []string{"app.test/x"} }, "AllowedOrigins"},
 		{"bad cookie name", func(c *guard.Config) { c.AccessCookie = "a b" }, "AccessCookie"},
-		{"same cookie names", func(c *guard.Config) { c.CSRFCookie = guard.DefaultAccessCookie }, "must differ"},
+		{"same cookie names", func(c *guard.Config) { c.CSRFCookie = accessCookie }, "must differ"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

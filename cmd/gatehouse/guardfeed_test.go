@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/edge"
 )
 
 // TestGuardInAnotherProcess: a resource server's guard, in this process,
@@ -113,7 +114,7 @@ func followingGuard(t *testing.T, ctx context.Context, base, issuer, secret stri
 		req.Header.Set("Authorization", "Bearer "+access)
 		rec := httptest.NewRecorder()
 		api.ServeHTTP(rec, req)
-		var p guard.Problem
+		var p struct{ Code string } // the problem details' code member (docs/guard.md)
 		json.Unmarshal(rec.Body.Bytes(), &p)
 		return rec.Code, p.Code
 	}
@@ -134,7 +135,7 @@ func measure(t *testing.T, n int, bound time.Duration, login func() string, revo
 		answered := time.Now()
 		for {
 			st, code := call(access)
-			if st == http.StatusUnauthorized && code == guard.CodeSessionEnded {
+			if st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
 				break
 			}
 			if st != http.StatusOK {

@@ -193,3 +193,55 @@ func TestLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestDocPaths: every file or folder of the repository the documentation
+// names (README, SECURITY and docs/; not the CHANGELOG, which tells where
+// things were) exists, and every test, fuzz target, example or benchmark
+// it names just before a test file in parentheses ("`TestX`, `TestY/case`
+// (`pkg/x_test.go`)") is a function of that file.
+func TestDocPaths(t *testing.T) {
+	root := filepath.Join("..", "..")
+	docs := []string{"README.md", "SECURITY.md"}
+	for _, pat := range []string{"docs/*.md", "docs/security/*.md"} {
+		m, err := filepath.Glob(filepath.Join(root, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m {
+			rel, _ := filepath.Rel(root, p)
+			docs = append(docs, rel)
+		}
+	}
+	path := regexp.MustCompile(`(?:^|[^/A-Za-z0-9_.-])((?:internal|guard|cmd|web)/[A-Za-z0-9_./-]*[A-Za-z0-9_])`)
+	for _, d := range docs {
+		b, err := os.ReadFile(filepath.Join(root, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for _, m := range path.FindAllStringSubmatch(text, -1) {
+			if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
+				t.Errorf("%s names %s, which does not exist", d, m[1])
+			}
+		}
+		for _, m := range testFile.FindAllStringSubmatchIndex(text, -1) {
+			file := text[m[2]:m[3]]
+			src, err := os.ReadFile(filepath.Join(root, file))
+			if err != nil {
+				continue // reported above
+			}
+			// The names since the end of the previous reference, cell or line.
+			start := max(strings.LastIndexAny(text[:m[0]], ");|\n"), 0)
+			for _, n := range testName.FindAllStringSubmatch(text[start:m[0]], -1) {
+				if !regexp.MustCompile(`(?m)^func ` + regexp.QuoteMeta(n[1]) + `\(`).Match(src) {
+					t.Errorf("%s names %s in %s, which has no such function", d, n[1], file)
+				}
+			}
+		}
+	}
+}
+
+var (
+	testFile = regexp.MustCompile("\\(`([A-Za-z0-9_./-]+_test\\.go)`")
+	testName = regexp.MustCompile("`((?:Test|Fuzz|Example|Benchmark)[A-Za-z0-9_]*)(?:/[^`]*)?`")
+)

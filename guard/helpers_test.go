@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard/internal/reason"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
+	"github.com/gatehouse-auth/gatehouse/internal/token/jwstest"
 )
 
 const (
@@ -149,31 +150,11 @@ func (k *testKey) mint(t testing.TB, headers map[string]any, claims map[string]a
 // not write (duplicates, odd algorithms).
 func (k *testKey) signRaw(t testing.TB, header string, payload []byte) string {
 	t.Helper()
-	input := b64(header) + "." + b64(string(payload))
-	return input + "." + base64.RawURLEncoding.EncodeToString(k.sign(t, input))
-}
-
-func (k *testKey) sign(t testing.TB, input string) []byte {
-	t.Helper()
-	sum := sha256.Sum256([]byte(input))
-	switch p := k.priv.(type) {
-	case *ecdsa.PrivateKey:
-		sig, err := token.SignES256(p, []byte(input))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sig
-	case ed25519.PrivateKey:
-		return ed25519.Sign(p, []byte(input))
-	case *rsa.PrivateKey:
-		sig, err := rsa.SignPKCS1v15(rand.Reader, p, crypto.SHA256, sum[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sig
+	raw, err := jwstest.Compact(k.priv, header, payload)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("unknown key %T", k.priv)
-	return nil
+	return raw
 }
 
 func decodeB64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -3,7 +3,6 @@ package guard_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/credential/credentialtest"
+	"github.com/gatehouse-auth/gatehouse/internal/token/jwstest"
 )
 
 // TestVerifyRejections runs every rejection path through Verify (the
@@ -297,16 +297,18 @@ func TestNewValidates(t *testing.T) {
 // the guard's low-S rule refuses it).
 func highS(t *testing.T, pub *ecdsa.PublicKey, tok string) string {
 	t.Helper()
-	input, seg, _ := strings.Cut(tok[strings.Index(tok, ".")+1:], ".")
-	input = tok[:strings.Index(tok, ".")] + "." + input
-	sig, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("not an ES256 signature: %q", seg)
+	cut := strings.LastIndex(tok, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(tok[cut+1:])
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := new(big.Int).Sub(elliptic.P256().Params().N, new(big.Int).SetBytes(sig[32:]))
-	sum := sha256.Sum256([]byte(input))
-	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), s) {
+	twin, err := jwstest.HighS(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(tok[:cut]))
+	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(twin[:32]), new(big.Int).SetBytes(twin[32:])) {
 		t.Fatal("the twin does not verify under plain ECDSA")
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), sig[:32]...), s.FillBytes(make([]byte, 32))...))
+	return tok[:cut] + "." + jwstest.B64(twin)
 }

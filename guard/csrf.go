@@ -22,12 +22,6 @@ import (
 //     from another session, does not pass (SECURITY-CHECKLIST 19: the
 //     naive unsigned double submit is not enough).
 
-// safeMethod reports whether m is safe (RFC 9110 §9.2.1): such requests
-// must not change state (ASVS 3.5.3) and need no CSRF check.
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
 // readCookies returns our cookies, through the reader the server uses
 // too; a name present twice is an error (the browser sends two when a
 // second one was planted with another Domain or Path — cookie tossing —

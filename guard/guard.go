@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/revset"
 )
 
@@ -35,10 +36,12 @@ const (
 	maxLeeway           = 5 * time.Minute
 	defaultCacheEntries = 10_000
 
-	defaultAccessCookie  = "__Host-gh_at"
-	defaultRefreshCookie = "__Secure-gh_rt"
-	defaultCSRFCookie    = "XSRF-TOKEN"
-	defaultCSRFHeader    = "X-XSRF-TOKEN"
+	// Gatehouse's own names: the one definition is the credential
+	// reader's.
+	defaultAccessCookie  = credential.CookieAccess
+	defaultRefreshCookie = credential.CookieRefresh
+	defaultCSRFCookie    = credential.CookieCSRF
+	defaultCSRFHeader    = credential.HeaderCSRF
 )
 
 // Errors returned by Verify, wrapped with detail; branch with errors.Is.

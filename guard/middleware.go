@@ -109,7 +109,7 @@ func (g *Guard) authorizeCookie(w http.ResponseWriter, r *http.Request) (*Princi
 		writeProblem(w, http.StatusUnauthorized, codeInvalidToken, "the request carries no access token", challengeNoCredentials)
 		return nil, false
 	}
-	unsafe := !safeMethod(r.Method)
+	unsafe := !credential.SafeMethod(r.Method)
 	if unsafe {
 		if err := g.cop.Check(r); err != nil {
 			g.refuse(reason.CrossOrigin)

@@ -10,14 +10,17 @@ import (
 // Problem codes the guard answers with, the code member of its RFC 9457
 // problem details (docs/guard.md, "Answers"); clients branch on them,
 // never on title or detail.
+// The codes Gatehouse answers with too are the shared list's
+// (internal/problem), so that the guard and the server cannot spell one
+// refusal two ways; the last two are the guard's own.
 const (
-	codeInvalidToken        = "invalid_token"
-	codeSessionEnded        = "session_ended"
-	codeInvalidRequest      = "invalid_request"
+	codeInvalidToken        = problem.CodeInvalidToken
+	codeSessionEnded        = problem.CodeSessionEnded
+	codeInvalidRequest      = problem.CodeBadRequest
+	codeCSRFFailed          = problem.CodeCSRF
+	codeCrossOriginRequest  = problem.CodeCrossOrigin
+	codeDuplicateCookie     = problem.CodeDuplicateCookie
 	codeInsufficientScope   = "insufficient_scope"
-	codeCSRFFailed          = "csrf_failed"
-	codeCrossOriginRequest  = "cross_origin_request"
-	codeDuplicateCookie     = "duplicate_cookie"
 	codeRevocationFeedDown  = "revocation_feed_unavailable"
 	challengeNoCredentials  = `Bearer`
 	challengeInvalidRequest = `Bearer error="invalid_request"`

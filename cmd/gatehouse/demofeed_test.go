@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 var (
@@ -169,7 +169,7 @@ func TestDemoFeedSecret(t *testing.T) {
 	}
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		st, code := call(login.AccessToken)
-		if st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
+		if st == http.StatusUnauthorized && code == problem.CodeSessionEnded {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
-	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 // TestGuardInAnotherProcess: a resource server's guard, in this process,
@@ -135,7 +135,7 @@ func measure(t *testing.T, n int, bound time.Duration, login func() string, revo
 		answered := time.Now()
 		for {
 			st, code := call(access)
-			if st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
+			if st == http.StatusUnauthorized && code == problem.CodeSessionEnded {
 				break
 			}
 			if st != http.StatusOK {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 )
 
@@ -198,12 +198,12 @@ func TestMultiNode(t *testing.T) {
 			t.Fatalf("DELETE /auth/sessions/{id} on node 3: %d %s %v", st, code, err)
 		}
 		revoked := time.Now()
-		if st, code := c.sessionStatus(t, 0, a2.AccessToken); st != http.StatusUnauthorized || code != edge.CodeSessionEnded {
-			t.Errorf("node 1 /auth/session after the revocation on node 3: %d %s, want 401 %s", st, code, edge.CodeSessionEnded)
+		if st, code := c.sessionStatus(t, 0, a2.AccessToken); st != http.StatusUnauthorized || code != problem.CodeSessionEnded {
+			t.Errorf("node 1 /auth/session after the revocation on node 3: %d %s, want 401 %s", st, code, problem.CodeSessionEnded)
 		}
 		for {
 			st, code := guarded(a2.AccessToken)
-			if st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
+			if st == http.StatusUnauthorized && code == problem.CodeSessionEnded {
 				break
 			}
 			if st != http.StatusOK {
@@ -259,14 +259,14 @@ func TestMultiNode(t *testing.T) {
 			var nodeAt, guardAt time.Duration
 			for nodeAt == 0 || guardAt == 0 {
 				if guardAt == 0 {
-					if st, code := guarded(tok); st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
+					if st, code := guarded(tok); st == http.StatusUnauthorized && code == problem.CodeSessionEnded {
 						guardAt = time.Since(answered)
 					} else if st != http.StatusOK {
 						t.Fatalf("session %d at the guard: %d %s", i, st, code)
 					}
 				}
 				if nodeAt == 0 {
-					if st, code := c.sessionStatus(t, 0, tok); st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
+					if st, code := c.sessionStatus(t, 0, tok); st == http.StatusUnauthorized && code == problem.CodeSessionEnded {
 						nodeAt = time.Since(answered)
 					} else if st != http.StatusOK {
 						t.Fatalf("session %d on node 1: %d %s", i, st, code)
@@ -371,8 +371,8 @@ func refreshRace(t *testing.T, c *cluster, guarded func(string) (int, string)) {
 	}
 	revoked := time.Now()
 	for i := range c.nodes {
-		if st, code := c.sessionStatus(t, i, successor.AccessToken); st != http.StatusUnauthorized || code != edge.CodeSessionEnded {
-			t.Errorf("node %d /auth/session with the successor after the replay: %d %s, want 401 %s", i+1, st, code, edge.CodeSessionEnded)
+		if st, code := c.sessionStatus(t, i, successor.AccessToken); st != http.StatusUnauthorized || code != problem.CodeSessionEnded {
+			t.Errorf("node %d /auth/session with the successor after the replay: %d %s, want 401 %s", i+1, st, code, problem.CodeSessionEnded)
 		}
 		r, err := bearerRefresh(c.client, c.nodes[i], successor.RefreshToken)
 		if err != nil || r.Status != http.StatusUnauthorized {
@@ -381,7 +381,7 @@ func refreshRace(t *testing.T, c *cluster, guarded func(string) (int, string)) {
 	}
 	for {
 		st, code := guarded(successor.AccessToken)
-		if st == http.StatusUnauthorized && code == edge.CodeSessionEnded {
+		if st == http.StatusUnauthorized && code == problem.CodeSessionEnded {
 			break
 		}
 		if time.Since(revoked) > time.Second {

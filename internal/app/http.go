@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 // surfaces is the HTTP side of a serving App: one edge every request
@@ -31,7 +32,7 @@ func (s *surfaces) serveRoot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// ServeMux's own 404 is plain text.
-	edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such endpoint")
+	edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such endpoint")
 }
 
 // ServeOptions are what a serving process decides beyond the

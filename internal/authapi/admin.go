@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -105,7 +106,7 @@ func (s *Server) admin(h adminHandler) http.Handler {
 func (s *Server) adminRefused(w http.ResponseWriter, r *http.Request, c caller) {
 	s.log.Warn("admin API refused", "user_id", c.principal.Subject, "session_id", c.session.ID,
 		"method", r.Method, "path", r.URL.Path, "ip", s.edge.ClientIP(r))
-	edge.WriteProblem(w, http.StatusForbidden, edge.CodeForbidden, "this needs the "+RoleAdmin+" role")
+	edge.WriteProblem(w, http.StatusForbidden, problem.CodeForbidden, "this needs the "+RoleAdmin+" role")
 }
 
 // query parses the URL query as strictly as decode parses bodies: a
@@ -131,7 +132,7 @@ func query(r *http.Request, allowed ...string) (map[string]string, error) {
 }
 
 func badQuery(detail string) *edge.RequestError {
-	return &edge.RequestError{Status: http.StatusBadRequest, Code: edge.CodeBadRequest, Detail: detail}
+	return &edge.RequestError{Status: http.StatusBadRequest, Code: problem.CodeBadRequest, Detail: detail}
 }
 
 // pageLimit reads the limit parameter: defaultPageSize when absent, an
@@ -205,7 +206,7 @@ func refuseSelf(w http.ResponseWriter, c caller, userID, what string) bool {
 	if userID != c.principal.Subject {
 		return false
 	}
-	edge.WriteProblem(w, http.StatusConflict, edge.CodeConflict, "an admin cannot "+what+" their own account; ask another admin")
+	edge.WriteProblem(w, http.StatusConflict, problem.CodeConflict, "an admin cannot "+what+" their own account; ask another admin")
 	return true
 }
 
@@ -311,7 +312,7 @@ func (s *Server) handleAdminSetRoles() http.Handler {
 			return
 		}
 		if req.Roles == nil {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, "roles is required (an empty list removes every role)")
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, "roles is required (an empty list removes every role)")
 			return
 		}
 		u, err := s.engine.SetRoles(r.Context(), c.actor(s, r), r.PathValue("id"), *req.Roles)

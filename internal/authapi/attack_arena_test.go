@@ -20,7 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -187,11 +187,11 @@ func (a *arena) cookieLogin(t *testing.T, user, pw string) browserSession {
 	var s browserSession
 	for _, c := range r.Cookies() {
 		switch c.Name {
-		case authapi.CookieAccess:
+		case credential.CookieAccess:
 			s.at = c.Value
-		case authapi.CookieRefresh:
+		case credential.CookieRefresh:
 			s.rt = c.Value
-		case authapi.CookieCSRF:
+		case credential.CookieCSRF:
 			s.xsrf = c.Value
 		}
 	}
@@ -202,8 +202,8 @@ func (a *arena) cookieLogin(t *testing.T, user, pw string) browserSession {
 // cookies is the Cookie header of the session, with extra name=value
 // pairs after its own.
 func (s browserSession) cookies(extra ...string) string {
-	return strings.Join(append([]string{authapi.CookieAccess + "=" + s.at, authapi.CookieRefresh + "=" + s.rt,
-		authapi.CookieCSRF + "=" + s.xsrf}, extra...), "; ")
+	return strings.Join(append([]string{credential.CookieAccess + "=" + s.at, credential.CookieRefresh + "=" + s.rt,
+		credential.CookieCSRF + "=" + s.xsrf}, extra...), "; ")
 }
 
 // sameOrigin are the headers a browser adds to the page's own unsafe

@@ -13,8 +13,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
@@ -276,7 +276,7 @@ func attackCatalogue() []attack {
 		attack{name: "space inside the access cookie", source: "RFC 6265 §4.1.1; RFC 7515 §7.1", targets: onServer | onGuard,
 			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
 				tok := a.victim.AccessToken
-				return request{method: "GET", path: "/auth/session", headers: []string{"Cookie", authapi.CookieAccess + "=" + tok[:20] + " " + tok[20:]}}, nil
+				return request{method: "GET", path: "/auth/session", headers: []string{"Cookie", credential.CookieAccess + "=" + tok[:20] + " " + tok[20:]}}, nil
 			},
 			want: wantMalformed},
 		attack{name: "two Authorization headers (forged, then valid)", source: "RFC 6750 §2.1; RFC 9110 §5.3", targets: onServer | onGuard,
@@ -470,7 +470,7 @@ func attackCatalogue() []attack {
 			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
 				victim, thief := a.cookieLogin(t, testUser, testPassword), a.cookieLogin(t, attackerUser, attackerPassword)
 				same := a.untouched(t, victim.sid, thief.sid)
-				c := strings.Join([]string{authapi.CookieAccess + "=" + victim.at, authapi.CookieRefresh + "=" + thief.rt, authapi.CookieCSRF + "=" + victim.xsrf}, "; ")
+				c := strings.Join([]string{credential.CookieAccess + "=" + victim.at, credential.CookieRefresh + "=" + thief.rt, credential.CookieCSRF + "=" + victim.xsrf}, "; ")
 				return request{method: "POST", path: "/auth/refresh", headers: a.sameOrigin("Cookie", c, "X-XSRF-TOKEN", victim.xsrf)},
 					func(t *testing.T, r resp) { same(t); noCookiesSet(t, r) }
 			}},
@@ -479,7 +479,7 @@ func attackCatalogue() []attack {
 			build: func(t *testing.T, a *arena, _ target) (request, func(*testing.T, resp)) {
 				victim, thief := a.cookieLogin(t, testUser, testPassword), a.cookieLogin(t, attackerUser, attackerPassword)
 				same := a.untouched(t, victim.sid)
-				c := strings.Join([]string{authapi.CookieAccess + "=" + victim.at, authapi.CookieRefresh + "=" + thief.rt, authapi.CookieCSRF + "=" + thief.xsrf}, "; ")
+				c := strings.Join([]string{credential.CookieAccess + "=" + victim.at, credential.CookieRefresh + "=" + thief.rt, credential.CookieCSRF + "=" + thief.xsrf}, "; ")
 				// The refresh rotates the thief's own session and no other:
 				// the victim's is untouched and nothing of it is handed out.
 				return request{method: "POST", path: "/auth/refresh", headers: a.sameOrigin("Cookie", c, "X-XSRF-TOKEN", thief.xsrf)},
@@ -494,7 +494,7 @@ func attackCatalogue() []attack {
 							t.Errorf("refresh answered session %s of %s, want the thief's own %s", v.Session.ID, v.User.Username, thief.sid)
 						}
 						for _, c := range r.Cookies() {
-							if c.Name == authapi.CookieAccess && claimsOf(t, c.Value)["sid"] != thief.sid {
+							if c.Name == credential.CookieAccess && claimsOf(t, c.Value)["sid"] != thief.sid {
 								t.Errorf("new access cookie for session %v", claimsOf(t, c.Value)["sid"])
 							}
 						}
@@ -514,34 +514,34 @@ func attackCatalogue() []attack {
 		source:  "OWASP CSRF Prevention cheat sheet (signed double submit); ASVS 3.5.1; SECURITY-CHECKLIST 19",
 		targets: onServer | onGuard, want: wants{server: problemOnly(403, "csrf_failed"), guard: problemOnly(403, "csrf_failed")},
 		build: victimWith("POST", "/auth/logout", func(a *arena, v, o browserSession) []string {
-			c := strings.Join([]string{authapi.CookieAccess + "=" + v.at, authapi.CookieRefresh + "=" + v.rt, authapi.CookieCSRF + "=" + o.xsrf}, "; ")
+			c := strings.Join([]string{credential.CookieAccess + "=" + v.at, credential.CookieRefresh + "=" + v.rt, credential.CookieCSRF + "=" + o.xsrf}, "; ")
 			return a.sameOrigin("Cookie", c, "X-XSRF-TOKEN", o.xsrf)
 		})},
 		attack{name: "CSRF header without the cookie", source: "OWASP CSRF Prevention cheat sheet; ASVS 3.5.1",
 			targets: onServer | onGuard, want: wants{server: problemOnly(403, "csrf_failed"), guard: problemOnly(403, "csrf_failed")},
 			build: victimWith("POST", "/auth/logout", func(a *arena, v, _ browserSession) []string {
-				c := authapi.CookieAccess + "=" + v.at + "; " + authapi.CookieRefresh + "=" + v.rt
+				c := credential.CookieAccess + "=" + v.at + "; " + credential.CookieRefresh + "=" + v.rt
 				return a.sameOrigin("Cookie", c, "X-XSRF-TOKEN", v.xsrf)
 			})},
 		attack{name: "cookie tossing: duplicate __Host-gh_at", source: "RFC 6265 §8.6; RFC 6265bis §4.1.3 (cookie prefixes)",
 			targets: onServer | onGuard, want: wants{server: dup, guard: dup},
 			build: victimWith("GET", "/auth/session", func(a *arena, v, o browserSession) []string {
-				return []string{"Cookie", v.cookies(authapi.CookieAccess + "=" + o.at)}
+				return []string{"Cookie", v.cookies(credential.CookieAccess + "=" + o.at)}
 			})},
 		attack{name: "cookie tossing: duplicate XSRF-TOKEN on a write", source: "RFC 6265 §8.6; OWASP CSRF Prevention cheat sheet",
 			targets: onServer | onGuard, want: wants{server: dup, guard: dup},
 			build: victimWith("POST", "/auth/logout", func(a *arena, v, o browserSession) []string {
-				return a.sameOrigin("Cookie", v.cookies(authapi.CookieCSRF+"="+o.xsrf), "X-XSRF-TOKEN", v.xsrf)
+				return a.sameOrigin("Cookie", v.cookies(credential.CookieCSRF+"="+o.xsrf), "X-XSRF-TOKEN", v.xsrf)
 			})},
 		attack{name: "cookie tossing: duplicate XSRF-TOKEN on a read", source: "RFC 6265 §8.6",
 			targets: onServer | onGuard, want: wants{server: dup, guard: dup},
 			build: victimWith("GET", "/auth/session", func(a *arena, v, o browserSession) []string {
-				return []string{"Cookie", v.cookies(authapi.CookieCSRF + "=" + o.xsrf)}
+				return []string{"Cookie", v.cookies(credential.CookieCSRF + "=" + o.xsrf)}
 			})},
 		attack{name: "cookie tossing: duplicate __Secure-gh_rt", source: "RFC 6265 §8.6; RFC 6265bis §4.1.3",
 			targets: onServer | onGuard, want: wants{server: dup, guard: dup},
 			build: victimWith("POST", "/auth/refresh", func(a *arena, v, o browserSession) []string {
-				return a.sameOrigin("Cookie", v.cookies(authapi.CookieRefresh+"="+o.rt), "X-XSRF-TOKEN", v.xsrf)
+				return a.sameOrigin("Cookie", v.cookies(credential.CookieRefresh+"="+o.rt), "X-XSRF-TOKEN", v.xsrf)
 			})},
 		attack{name: "cross-site write with the victim's cookies (Sec-Fetch-Site cross-site)", source: "ASVS 3.5.2; W3C Fetch Metadata",
 			targets: onServer | onGuard, want: wants{server: problemOnly(403, "cross_origin_request"), guard: problemOnly(403, "cross_origin_request")},
@@ -632,11 +632,11 @@ func attackCatalogue() []attack {
 	// Methods.
 	add(serverRow("TRACE (cross-site tracing)", "OWASP WSTG-CONF-06",
 		func(a *arena) request {
-			return request{method: "TRACE", path: "/auth/session", headers: []string{"Cookie", authapi.CookieAccess + "=" + a.victim.AccessToken}}
+			return request{method: "TRACE", path: "/auth/session", headers: []string{"Cookie", credential.CookieAccess + "=" + a.victim.AccessToken}}
 		}, problemOnly(405, "method_not_allowed")),
 		serverRow("TRACK (cross-site tracing)", "OWASP WSTG-CONF-06",
 			func(a *arena) request {
-				return request{method: "TRACK", path: "/auth/session", headers: []string{"Cookie", authapi.CookieAccess + "=" + a.victim.AccessToken}}
+				return request{method: "TRACK", path: "/auth/session", headers: []string{"Cookie", credential.CookieAccess + "=" + a.victim.AccessToken}}
 			}, problemOnly(405, "method_not_allowed")),
 		attack{name: "logout by GET (state change on a safe method)", source: "ASVS 3.5.3; RFC 9110 §9.2.1", targets: onServer,
 			want: serverOnly(problemOnly(405, "method_not_allowed")),

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 )
 
 // The attack catalogue: every attack Gatehouse is meant to refuse, one
@@ -177,7 +177,7 @@ func (a *arena) unspoofed(t *testing.T, r resp) {
 		if c.Domain != "" || !c.Secure {
 			t.Errorf("cookie %s: Domain %q Secure %v", c.Name, c.Domain, c.Secure)
 		}
-		if c.Name == authapi.CookieAccess {
+		if c.Name == credential.CookieAccess {
 			if iss := claimsOf(t, c.Value)["iss"]; iss != a.URL {
 				t.Errorf("access cookie iss %v, want %s", iss, a.URL)
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -35,14 +36,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 	viaCookie := !present
 	if viaCookie {
 		if jar, err = sessionCookies(r); err != nil {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeDuplicateCookie, err.Error())
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeDuplicateCookie, err.Error())
 			return authenticated{}, false
 		}
 		raw = jar.Access
 	}
 	if raw == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
-		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidToken, "no access token")
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidToken, "no access token")
 		return authenticated{}, false
 	}
 	p, err := s.verifier.Verify(r.Context(), raw)
@@ -71,7 +72,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 			detail = "access token has expired"
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+detail+`"`)
-		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidToken, detail)
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidToken, detail)
 	}
 	return authenticated{}, false
 }
@@ -81,7 +82,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 // §3.1), as the guard answers it. It is never read past for the cookies.
 func malformedAuthorization(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
-	edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, credential.ErrMalformedAuthorization.Error())
+	edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, credential.ErrMalformedAuthorization.Error())
 }
 
 // sessionEnded answers a request whose access token belongs to an ended
@@ -89,7 +90,7 @@ func malformedAuthorization(w http.ResponseWriter) {
 // session_ended, which tells the client that refreshing will not help.
 func sessionEnded(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="session ended"`)
-	edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeSessionEnded, "the session has ended; log in again")
+	edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeSessionEnded, "the session has ended; log in again")
 }
 
 // revocationsUnavailable answers a request the guard refused because its
@@ -98,9 +99,9 @@ func sessionEnded(w http.ResponseWriter) {
 // of cannot let a token through.
 func revocationsUnavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "2")
-	edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "revocations cannot be checked right now; retry shortly")
+	edge.WriteProblem(w, http.StatusServiceUnavailable, problem.CodeUnavailable, "revocations cannot be checked right now; retry shortly")
 }
 
 func csrfFailed(w http.ResponseWriter) {
-	edge.WriteProblem(w, http.StatusForbidden, edge.CodeCSRF, "missing or invalid "+edge.HeaderCSRF+" header")
+	edge.WriteProblem(w, http.StatusForbidden, problem.CodeCSRF, "missing or invalid "+credential.HeaderCSRF+" header")
 }

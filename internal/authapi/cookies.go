@@ -4,23 +4,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/edge"
-
 	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
-// Cookie names. The __Host- prefix makes the browser insist on Secure,
-// Path=/ and no Domain, so a sibling subdomain cannot plant or overwrite the
-// access cookie (cookie tossing); the refresh cookie needs a narrower Path
-// and so can only have the __Secure- prefix (it keeps it with
-// inline_refresh's Path=/, so that the setting changes nothing else).
-const (
-	CookieAccess  = "__Host-gh_at"
-	CookieRefresh = "__Secure-gh_rt"
-	CookieCSRF    = "XSRF-TOKEN"
-	refreshPath   = "/auth"
-)
+// refreshPath is the refresh cookie's Path: the auth endpoints only. The
+// cookie names are the credential reader's (credential.CookieAccess, ...);
+// the refresh cookie keeps its __Secure- prefix with inline_refresh's
+// Path=/, so that the setting changes nothing else.
+const refreshPath = "/auth"
 
 // RefreshCookiePath is the refresh cookie's Path for Config: /auth, so
 // the browser sends it to the auth endpoints only, or / with inline
@@ -49,20 +41,20 @@ func (s *Server) setSessionCookies(w http.ResponseWriter, g *session.Grant, now 
 		// cookie and the token's own exp decides.
 		atAge = rtAge
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: g.AccessToken, Path: "/", MaxAge: atAge,
+	http.SetCookie(w, &http.Cookie{Name: credential.CookieAccess, Value: g.AccessToken, Path: "/", MaxAge: atAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	if s.inlineRefresh() {
 		// A browser keeps a cookie per (name, path): one still holding the
 		// /auth refresh cookie from before inline_refresh would send both
 		// to /auth/refresh and be refused as duplicate_cookie.
-		http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: refreshPath, MaxAge: -1,
+		http.SetCookie(w, &http.Cookie{Name: credential.CookieRefresh, Value: "", Path: refreshPath, MaxAge: -1,
 			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: g.RefreshToken, Path: s.cfg.RefreshCookiePath, MaxAge: rtAge,
+	http.SetCookie(w, &http.Cookie{Name: credential.CookieRefresh, Value: g.RefreshToken, Path: s.cfg.RefreshCookiePath, MaxAge: rtAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// Readable by the SPA's JavaScript: that is the point of double-submit.
 	// #nosec G124 -- not HttpOnly on purpose (above); Secure and SameSite=Strict.
-	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: g.CSRFToken, Path: "/", MaxAge: rtAge,
+	http.SetCookie(w, &http.Cookie{Name: credential.CookieCSRF, Value: g.CSRFToken, Path: "/", MaxAge: rtAge,
 		Secure: true, SameSite: http.SameSiteStrictMode})
 }
 
@@ -70,13 +62,13 @@ func (s *Server) setSessionCookies(w http.ResponseWriter, g *session.Grant, now 
 // they were set with (a browser only replaces a cookie of the same name,
 // path and domain).
 func (s *Server) clearSessionCookies(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: CookieAccess, Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: credential.CookieAccess, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.SetCookie(w, &http.Cookie{Name: CookieRefresh, Value: "", Path: s.cfg.RefreshCookiePath, MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: credential.CookieRefresh, Value: "", Path: s.cfg.RefreshCookiePath, MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// #nosec G124 -- the CSRF cookie is not HttpOnly (double-submit), so
 	// neither is its expiry: the attributes must match to replace it.
-	http.SetCookie(w, &http.Cookie{Name: CookieCSRF, Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: credential.CookieCSRF, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, SameSite: http.SameSiteStrictMode})
 }
 
@@ -90,7 +82,7 @@ func maxAge(t, now time.Time) int {
 
 // cookieNames are the session cookies as the credential reader, which
 // the guard uses too, looks for them.
-var cookieNames = credential.Names{Access: CookieAccess, Refresh: CookieRefresh, CSRF: CookieCSRF}
+var cookieNames = credential.Names{Access: credential.CookieAccess, Refresh: credential.CookieRefresh, CSRF: credential.CookieCSRF}
 
 // sessionCookies returns the request's session cookies; a name present
 // twice is a *credential.DuplicateCookieError.
@@ -101,6 +93,6 @@ func sessionCookies(r *http.Request) (credential.Jar, error) {
 // csrfOK checks the double-submit: the header must equal the cookie, and
 // be a token minted for this very session.
 func (s *Server) csrfOK(r *http.Request, j credential.Jar, sid string) bool {
-	v, ok := credential.Submitted(r, edge.HeaderCSRF, j)
+	v, ok := credential.Submitted(r, credential.HeaderCSRF, j)
 	return ok && s.engine.CSRFValid(sid, v)
 }

@@ -106,10 +106,11 @@ func TestProblemCodesDocumented(t *testing.T) {
 	}
 }
 
-// problemCodes reads the Code* constants from the edge's problem.go, the one list every surface answers with.
+// problemCodes reads the Code* constants from internal/problem/codes.go,
+// the one list every surface answers with.
 func problemCodes(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../edge/problem.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "../problem/codes.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func problemCodes(t *testing.T) []string {
 		return true
 	})
 	if len(codes) < 10 {
-		t.Fatalf("found only %d problem codes in the edge's problem.go", len(codes))
+		t.Fatalf("found only %d problem codes in internal/problem/codes.go", len(codes))
 	}
 	slices.Sort(codes)
 	return codes

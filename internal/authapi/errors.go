@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -18,17 +19,17 @@ import (
 func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, session.ErrInvalidCredentials):
-		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidCredentials, "invalid username or password")
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidCredentials, "invalid username or password")
 	case errors.Is(err, session.ErrInvalidInput):
-		edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, strings.TrimPrefix(err.Error(), "session: invalid input: "))
+		edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, strings.TrimPrefix(err.Error(), "session: invalid input: "))
 	case errors.Is(err, session.ErrInvalidRefreshToken):
-		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidRefreshToken, "refresh token is not valid")
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidRefreshToken, "refresh token is not valid")
 	case errors.Is(err, session.ErrSessionEnded):
-		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeSessionEnded, "the session has ended; log in again")
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeSessionEnded, "the session has ended; log in again")
 	case errors.Is(err, guard.ErrFeedDown):
 		revocationsUnavailable(w)
 	case errors.Is(err, session.ErrRefreshReuse):
-		edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeRefreshReused, "refresh token was already used; the session has been ended")
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeRefreshReused, "refresh token was already used; the session has been ended")
 	case errors.Is(err, session.ErrRateLimited):
 		var rl *session.RateLimitError
 		retry := time.Second
@@ -36,16 +37,16 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 			retry = rl.RetryAfter
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-		edge.WriteProblem(w, http.StatusTooManyRequests, edge.CodeRateLimited, "too many login attempts; retry later")
+		edge.WriteProblem(w, http.StatusTooManyRequests, problem.CodeRateLimited, "too many login attempts; retry later")
 	case errors.Is(err, session.ErrBusy):
 		w.Header().Set("Retry-After", "2")
-		edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "the server is busy; retry shortly")
+		edge.WriteProblem(w, http.StatusServiceUnavailable, problem.CodeUnavailable, "the server is busy; retry shortly")
 	case errors.Is(err, session.ErrUserNotFound):
-		edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such user")
+		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such user")
 	case errors.Is(err, session.ErrSessionNotFound):
-		edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such session")
+		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such session")
 	case errors.Is(err, session.ErrUserExists):
-		edge.WriteProblem(w, http.StatusConflict, edge.CodeConflict, "a user with this username exists")
+		edge.WriteProblem(w, http.StatusConflict, problem.CodeConflict, "a user with this username exists")
 	case errors.Is(err, session.ErrUnavailable):
 		// The database is down or restarting: a transient condition
 		// the client should retry, not a fault of the request or ours.
@@ -55,13 +56,13 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 			s.log.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		w.Header().Set("Retry-After", "1")
-		edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "the database cannot be reached; retry shortly")
+		edge.WriteProblem(w, http.StatusServiceUnavailable, problem.CodeUnavailable, "the database cannot be reached; retry shortly")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
-		edge.WriteProblem(w, http.StatusServiceUnavailable, edge.CodeUnavailable, "the request took too long")
+		edge.WriteProblem(w, http.StatusServiceUnavailable, problem.CodeUnavailable, "the request took too long")
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		edge.WriteProblem(w, http.StatusInternalServerError, edge.CodeInternal, "")
+		edge.WriteProblem(w, http.StatusInternalServerError, problem.CodeInternal, "")
 	}
 }
 

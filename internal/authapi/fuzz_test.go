@@ -16,8 +16,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/credential/credentialtest"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 // The fuzz targets of the server's request parsing
@@ -92,7 +94,7 @@ func FuzzAuthorization(f *testing.F) {
 			}
 			return
 		}
-		vals := credentialtest.Cookies([]string{cookies}, CookieAccess)
+		vals := credentialtest.Cookies([]string{cookies}, credential.CookieAccess)
 		switch {
 		case len(vals) > 1 && (asked || w.Code != http.StatusBadRequest):
 			t.Fatalf("duplicate access cookie %q: asked %q, status %d", cookies, v.got, w.Code)
@@ -144,7 +146,7 @@ func FuzzLoginOrigin(f *testing.F) {
 		}
 		code, _ := s.loginOriginCheck(r, bearer)
 		if code != "" {
-			if code != edge.CodeForbiddenOrigin {
+			if code != problem.CodeForbiddenOrigin {
 				t.Fatalf("refused with %q", code)
 			}
 			return

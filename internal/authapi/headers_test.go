@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -193,7 +193,7 @@ func TestLargestCookieFits(t *testing.T) {
 				if n > 4096 {
 					t.Errorf("cookie %s: name and value are %d bytes, over 4096", c.Name, n)
 				}
-				if c.Name == authapi.CookieAccess {
+				if c.Name == credential.CookieAccess {
 					t.Logf("largest access-token cookie: %d bytes", n)
 				}
 			}

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -35,7 +35,7 @@ func TestInlineRefresher(t *testing.T) {
 	} = refresher
 
 	req := b.inlineRequest("/api/notes")
-	if !slices.ContainsFunc(req.Cookies(), func(c *http.Cookie) bool { return c.Name == authapi.CookieRefresh }) {
+	if !slices.ContainsFunc(req.Cookies(), func(c *http.Cookie) bool { return c.Name == credential.CookieRefresh }) {
 		t.Fatal("with inline_refresh the refresh cookie does not reach /api/notes")
 	}
 	w := httptest.NewRecorder()
@@ -60,10 +60,10 @@ func TestInlineRefresher(t *testing.T) {
 		t.Errorf("Set-Cookie:\n got %q\nwant %q", got, want)
 	}
 	for _, ck := range w.Result().Cookies() {
-		if ck.Name == authapi.CookieAccess && ck.Value != at {
+		if ck.Name == credential.CookieAccess && ck.Value != at {
 			t.Error("the access cookie is not the returned token")
 		}
-		if ck.Name == authapi.CookieCSRF && c.CSRFHash == "" {
+		if ck.Name == credential.CookieCSRF && c.CSRFHash == "" {
 			t.Error("no csrf_hash claim")
 		}
 	}
@@ -99,10 +99,10 @@ func TestRefreshCookiePath(t *testing.T) {
 			g := newGH(t, func(c *config.Resolved, _ *app.Options) { c.InlineRefresh = tt.path == "/" })
 			b := g.browser()
 			b.login()
-			if got := b.cookie("/api/notes", authapi.CookieRefresh) != ""; got != tt.atAPI {
+			if got := b.cookie("/api/notes", credential.CookieRefresh) != ""; got != tt.atAPI {
 				t.Errorf("refresh cookie sent to /api/notes: %v, want %v", got, tt.atAPI)
 			}
-			if b.cookie("/auth/refresh", authapi.CookieRefresh) == "" {
+			if b.cookie("/auth/refresh", credential.CookieRefresh) == "" {
 				t.Fatal("refresh cookie not sent to /auth/refresh")
 			}
 			if r := b.post("/auth/refresh", nil); r.StatusCode != 200 {
@@ -111,7 +111,7 @@ func TestRefreshCookiePath(t *testing.T) {
 			if r := b.post("/auth/logout", nil); r.StatusCode != 204 {
 				t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
 			}
-			if b.cookie("/auth/refresh", authapi.CookieRefresh) != "" {
+			if b.cookie("/auth/refresh", credential.CookieRefresh) != "" {
 				t.Error("refresh cookie left after logout")
 			}
 		})

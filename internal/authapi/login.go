@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 type loginRequest struct {
@@ -23,7 +24,7 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		}
 		if empty {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, "username and password are required")
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, "username and password are required")
 			return
 		}
 		bearer := false
@@ -32,7 +33,7 @@ func (s *Server) handleLogin() http.Handler {
 		case "bearer":
 			bearer = true
 		default:
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, `mode must be "cookie" or "bearer"`)
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, `mode must be "cookie" or "bearer"`)
 			return
 		}
 		if code, detail := s.loginOriginCheck(r, bearer); code != "" {
@@ -40,7 +41,7 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		}
 		if req.Username == "" || req.Password == "" {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, "username and password are required")
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, "username and password are required")
 			return
 		}
 		g, err := s.engine.Login(r.Context(), req.Username, req.Password, s.client(r))
@@ -92,19 +93,19 @@ func (s *Server) endReplacedSession(r *http.Request, newID string) {
 func (s *Server) loginOriginCheck(r *http.Request, bearer bool) (code, detail string) {
 	if o := r.Header.Get("Origin"); o != "" {
 		if !s.edge.Trusted(o) {
-			return edge.CodeForbiddenOrigin, "login is not allowed from this origin"
+			return problem.CodeForbiddenOrigin, "login is not allowed from this origin"
 		}
 		return "", ""
 	}
 	if ref := r.Header.Get("Referer"); ref != "" {
 		u, err := url.Parse(ref)
 		if err != nil || !s.edge.Trusted(u.Scheme+"://"+u.Host) {
-			return edge.CodeForbiddenOrigin, "login is not allowed from this origin"
+			return problem.CodeForbiddenOrigin, "login is not allowed from this origin"
 		}
 		return "", ""
 	}
 	if bearer && r.Header.Get("Sec-Fetch-Site") == "" {
 		return "", ""
 	}
-	return edge.CodeForbiddenOrigin, "login needs an Origin or Referer header from an allowed origin"
+	return problem.CodeForbiddenOrigin, "login needs an Origin or Referer header from an allowed origin"
 }

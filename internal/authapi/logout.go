@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -27,7 +28,7 @@ func (s *Server) handleLogout() http.Handler {
 		if err != nil {
 			var dup *credential.DuplicateCookieError
 			if errors.As(err, &dup) {
-				edge.WriteProblem(w, http.StatusBadRequest, edge.CodeDuplicateCookie, err.Error())
+				edge.WriteProblem(w, http.StatusBadRequest, problem.CodeDuplicateCookie, err.Error())
 				return
 			}
 			if errors.Is(err, credential.ErrMalformedAuthorization) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
-	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 )
 
 // TestLogoutMalformedAuthorization: a logout whose Authorization header is
@@ -81,7 +81,7 @@ func TestLogoutKeepsOtherCookies(t *testing.T) {
 				expired[c.Name] = true
 			}
 		}
-		for _, name := range []string{authapi.CookieAccess, authapi.CookieRefresh, authapi.CookieCSRF} {
+		for _, name := range []string{credential.CookieAccess, credential.CookieRefresh, credential.CookieCSRF} {
 			if !expired[name] {
 				t.Errorf("logout_clear_site_data=%v: cookie %s not expired by name (%q)", on, name, r.Header.Values("Set-Cookie"))
 			}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 type changePasswordRequest struct {
@@ -24,7 +25,7 @@ func (s *Server) handleChangePassword() http.Handler {
 			return
 		}
 		if req.CurrentPassword == "" || req.NewPassword == "" {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, "current_password and new_password are required")
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, "current_password and new_password are required")
 			return
 		}
 		g, err := s.engine.ChangePassword(r.Context(), c.principal.Subject, req.CurrentPassword, req.NewPassword, s.client(r))

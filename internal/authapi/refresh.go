@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -23,7 +24,7 @@ func (s *Server) handleRefresh() http.Handler {
 			return
 		}
 		if req.GrantType != "" && req.GrantType != "refresh_token" {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeBadRequest, `grant_type must be "refresh_token"`)
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeBadRequest, `grant_type must be "refresh_token"`)
 			return
 		}
 		if req.RefreshToken != "" {
@@ -38,12 +39,12 @@ func (s *Server) handleRefresh() http.Handler {
 
 		j, err := sessionCookies(r)
 		if err != nil {
-			edge.WriteProblem(w, http.StatusBadRequest, edge.CodeDuplicateCookie, err.Error())
+			edge.WriteProblem(w, http.StatusBadRequest, problem.CodeDuplicateCookie, err.Error())
 			return
 		}
 		rt := j.Refresh
 		if rt == "" {
-			edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidRefreshToken, "no refresh token")
+			edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidRefreshToken, "no refresh token")
 			return
 		}
 		sess, err := s.engine.SessionOfRefreshToken(r.Context(), rt)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 )
@@ -113,12 +114,12 @@ func feedCursor(r *http.Request) (int64, error) {
 func (s *Server) handleRevocations() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.feed == nil || s.cfg.RevocationFeedSecret == "" {
-			edge.WriteProblem(w, http.StatusNotFound, edge.CodeNotFound, "no such endpoint")
+			edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such endpoint")
 			return
 		}
 		if !s.feedAuthorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			edge.WriteProblem(w, http.StatusUnauthorized, edge.CodeInvalidToken, "the revocation feed needs its bearer secret")
+			edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidToken, "the revocation feed needs its bearer secret")
 			return
 		}
 		after, err := feedCursor(r)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
-	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
@@ -173,7 +173,7 @@ func (c *client) revoke(sid string) {
 func TestRevocationFeedAuth(t *testing.T) {
 	off := newGH(t)
 	r := doWith(t, http.DefaultClient, off.URL, "GET", "/auth/revocations", nil, "Authorization", "Bearer "+feedSecret)
-	if r.StatusCode != 404 || r.problem(t).Code != edge.CodeNotFound {
+	if r.StatusCode != 404 || r.problem(t).Code != problem.CodeNotFound {
 		t.Errorf("feed without a secret configured: %d %s, want 404 not_found", r.StatusCode, r.Body)
 	}
 
@@ -185,17 +185,17 @@ func TestRevocationFeedAuth(t *testing.T) {
 		status  int
 		code    string
 	}{
-		{"no Authorization", nil, "", 401, edge.CodeInvalidToken},
-		{"wrong secret", []string{"Authorization", "Bearer " + feedSecret + "x"}, "", 401, edge.CodeInvalidToken},
-		{"secret's prefix", []string{"Authorization", "Bearer " + feedSecret[:32]}, "", 401, edge.CodeInvalidToken},
-		{"not Bearer", []string{"Authorization", "Basic " + feedSecret}, "", 401, edge.CodeInvalidToken},
-		{"access token instead", []string{"Authorization", "Bearer " + g.bearerLogin().AccessToken}, "", 401, edge.CodeInvalidToken},
-		{"stream, wrong secret", []string{"Authorization", "Bearer nope", "Accept", "text/event-stream"}, "", 401, edge.CodeInvalidToken},
-		{"bad after", []string{"Authorization", "Bearer " + feedSecret}, "?after=x", 400, edge.CodeBadRequest},
-		{"negative after", []string{"Authorization", "Bearer " + feedSecret}, "?after=-1", 400, edge.CodeBadRequest},
-		{"repeated after", []string{"Authorization", "Bearer " + feedSecret}, "?after=1&after=2", 400, edge.CodeBadRequest},
-		{"unknown parameter", []string{"Authorization", "Bearer " + feedSecret}, "?afterr=1", 400, edge.CodeBadRequest},
-		{"bad Last-Event-ID", []string{"Authorization", "Bearer " + feedSecret, "Last-Event-ID", "x"}, "", 400, edge.CodeBadRequest},
+		{"no Authorization", nil, "", 401, problem.CodeInvalidToken},
+		{"wrong secret", []string{"Authorization", "Bearer " + feedSecret + "x"}, "", 401, problem.CodeInvalidToken},
+		{"secret's prefix", []string{"Authorization", "Bearer " + feedSecret[:32]}, "", 401, problem.CodeInvalidToken},
+		{"not Bearer", []string{"Authorization", "Basic " + feedSecret}, "", 401, problem.CodeInvalidToken},
+		{"access token instead", []string{"Authorization", "Bearer " + g.bearerLogin().AccessToken}, "", 401, problem.CodeInvalidToken},
+		{"stream, wrong secret", []string{"Authorization", "Bearer nope", "Accept", "text/event-stream"}, "", 401, problem.CodeInvalidToken},
+		{"bad after", []string{"Authorization", "Bearer " + feedSecret}, "?after=x", 400, problem.CodeBadRequest},
+		{"negative after", []string{"Authorization", "Bearer " + feedSecret}, "?after=-1", 400, problem.CodeBadRequest},
+		{"repeated after", []string{"Authorization", "Bearer " + feedSecret}, "?after=1&after=2", 400, problem.CodeBadRequest},
+		{"unknown parameter", []string{"Authorization", "Bearer " + feedSecret}, "?afterr=1", 400, problem.CodeBadRequest},
+		{"bad Last-Event-ID", []string{"Authorization", "Bearer " + feedSecret, "Last-Event-ID", "x"}, "", 400, problem.CodeBadRequest},
 		{"right secret", []string{"Authorization", "Bearer " + feedSecret}, "", 200, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 
 	"github.com/gatehouse-auth/gatehouse/web"
 )
@@ -73,7 +74,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 		slices.Sort(allow) // map order is random; the Allow header is not
 		mux.Handle(rt.path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			edge.WriteProblem(w, http.StatusMethodNotAllowed, edge.CodeMethodNotAllowed, r.Method+" is not allowed here")
+			edge.WriteProblem(w, http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed, r.Method+" is not allowed here")
 		}))
 	}
 }

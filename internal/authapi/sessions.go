@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -34,7 +35,7 @@ func (s *Server) requireLive(w http.ResponseWriter, r *http.Request) (caller, bo
 	if !ok {
 		return caller{}, false
 	}
-	if a.viaCookie && !edge.SafeMethod(r.Method) && !s.csrfOK(r, a.jar, a.principal.SessionID) {
+	if a.viaCookie && !credential.SafeMethod(r.Method) && !s.csrfOK(r, a.jar, a.principal.SessionID) {
 		csrfFailed(w)
 		return caller{}, false
 	}

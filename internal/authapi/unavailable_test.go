@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
-	"github.com/gatehouse-auth/gatehouse/internal/edge"
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
@@ -245,8 +245,8 @@ func TestDatabaseUnavailable(t *testing.T) {
 			t.Errorf("%s during the outage: %d %s, want 503", c.name, r.StatusCode, r.Body)
 			continue
 		}
-		if p := r.problem(t); p.Code != edge.CodeUnavailable {
-			t.Errorf("%s during the outage: code %q, want %q", c.name, p.Code, edge.CodeUnavailable)
+		if p := r.problem(t); p.Code != problem.CodeUnavailable {
+			t.Errorf("%s during the outage: code %q, want %q", c.name, p.Code, problem.CodeUnavailable)
 		}
 		if ra := r.Header.Get("Retry-After"); ra != "1" {
 			t.Errorf("%s during the outage: Retry-After %q, want 1", c.name, ra)
@@ -269,7 +269,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 	f.Clock.Advance(11 * time.Second)
 	for _, p := range []string{"/auth/session", "/.well-known/jwks.json"} {
 		r := doWith(t, http.DefaultClient, base, "GET", p, nil, "Authorization", "Bearer "+unseen.AccessToken)
-		if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != edge.CodeUnavailable || r.Header.Get("Retry-After") != "1" {
+		if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != problem.CodeUnavailable || r.Header.Get("Retry-After") != "1" {
 			t.Errorf("GET %s during the outage, keys due for a reload: %d %s, want 503 unavailable with Retry-After", p, r.StatusCode, r.Body)
 		}
 	}

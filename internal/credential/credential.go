@@ -31,6 +31,27 @@ func (e *DuplicateCookieError) Error() string {
 	return "cookie " + e.Name + " is present more than once"
 }
 
+// Gatehouse's cookie names and the CSRF header (docs/tokens.md, Cookies).
+// The __Host- prefix makes the browser insist on Secure, Path=/ and no
+// Domain, so a sibling subdomain cannot plant or overwrite the access
+// cookie (cookie tossing); the refresh cookie needs a narrower Path and so
+// can only have the __Secure- prefix. The guard's defaults are these.
+const (
+	CookieAccess  = "__Host-gh_at"
+	CookieRefresh = "__Secure-gh_rt"
+	CookieCSRF    = "XSRF-TOKEN"
+	// HeaderCSRF is the request header of the double submit: the page
+	// echoes the XSRF-TOKEN cookie in it.
+	HeaderCSRF = "X-XSRF-TOKEN"
+)
+
+// SafeMethod reports whether m is safe (RFC 9110 §9.2.1): such requests
+// must not change state (ASVS 3.5.3), and a cookie-borne one needs no
+// CSRF check.
+func SafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
 // Names are the cookie names of one deployment.
 type Names struct {
 	Access, Refresh, CSRF string

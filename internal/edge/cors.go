@@ -1,6 +1,10 @@
 package edge
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/internal/credential"
+)
 
 // cors lets the allowed origins make credentialed calls from the browser.
 // The allowed origin is echoed exactly, never a wildcard (ASVS 3.4.2).
@@ -21,7 +25,7 @@ func (e *Edge) cors(h http.Handler) http.Handler {
 		hd.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+HeaderCSRF)
+			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+credential.HeaderCSRF)
 			hd.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return

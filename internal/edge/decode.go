@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 	"github.com/gatehouse-auth/gatehouse/internal/strictjson"
 )
 
@@ -51,9 +52,9 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) (empty
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return false, &RequestError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than the limit"}
+			return false, &RequestError{http.StatusRequestEntityTooLarge, problem.CodeBodyTooLarge, "request body is larger than the limit"}
 		}
-		return false, &RequestError{http.StatusBadRequest, CodeBadRequest, "could not read the request body"}
+		return false, &RequestError{http.StatusBadRequest, problem.CodeBadRequest, "could not read the request body"}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return true, nil
@@ -67,21 +68,21 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) (empty
 	case "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
-			return false, &RequestError{http.StatusBadRequest, CodeBadRequest, "malformed form body"}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeBadRequest, "malformed form body"}
 		}
 		obj := make(map[string]string, len(vals))
 		for k, v := range vals {
 			if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(v, "")) {
-				return false, &RequestError{http.StatusBadRequest, CodeInvalidEncoding, "request body is not valid UTF-8"}
+				return false, &RequestError{http.StatusBadRequest, problem.CodeInvalidEncoding, "request body is not valid UTF-8"}
 			}
 			if len(v) != 1 {
-				return false, &RequestError{http.StatusBadRequest, CodeBadRequest, "field " + Quote(k) + " is repeated"}
+				return false, &RequestError{http.StatusBadRequest, problem.CodeBadRequest, "field " + Quote(k) + " is repeated"}
 			}
 			obj[k] = v[0]
 		}
 		body, _ = json.Marshal(obj)
 	default:
-		return false, &RequestError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+		return false, &RequestError{http.StatusUnsupportedMediaType, problem.CodeUnsupportedMedia,
 			"Content-Type must be application/json or application/x-www-form-urlencoded"}
 	}
 	// One strict decoder for both encodings: it refuses invalid UTF-8
@@ -96,19 +97,19 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) (empty
 		)
 		switch {
 		case errors.Is(err, strictjson.ErrInvalidUTF8):
-			return false, &RequestError{http.StatusBadRequest, CodeInvalidEncoding, "request body is not valid UTF-8"}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeInvalidEncoding, "request body is not valid UTF-8"}
 		case errors.As(err, &fe) && fe.Repeated:
-			return false, &RequestError{http.StatusBadRequest, CodeBadRequest, "field " + Quote(fe.Name) + " is repeated"}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeBadRequest, "field " + Quote(fe.Name) + " is repeated"}
 		case errors.As(err, &fe):
-			return false, &RequestError{http.StatusBadRequest, CodeUnknownField, "unknown field " + Quote(fe.Name)}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeUnknownField, "unknown field " + Quote(fe.Name)}
 		case errors.As(err, &ute):
-			return false, &RequestError{http.StatusBadRequest, CodeMalformedJSON, "field " + Quote(ute.Field) + " has the wrong type"}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeMalformedJSON, "field " + Quote(ute.Field) + " has the wrong type"}
 		case errors.Is(err, strictjson.ErrNotObject):
-			return false, &RequestError{http.StatusBadRequest, CodeMalformedJSON, "request body is not a JSON object"}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeMalformedJSON, "request body is not a JSON object"}
 		case errors.Is(err, strictjson.ErrTrailing):
-			return false, &RequestError{http.StatusBadRequest, CodeMalformedJSON, "request body has data after the JSON value"}
+			return false, &RequestError{http.StatusBadRequest, problem.CodeMalformedJSON, "request body has data after the JSON value"}
 		}
-		return false, &RequestError{http.StatusBadRequest, CodeMalformedJSON, "request body is not valid JSON"}
+		return false, &RequestError{http.StatusBadRequest, problem.CodeMalformedJSON, "request body is not valid JSON"}
 	}
 	return false, nil
 }

@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 // Config is the edge's policy.
@@ -81,7 +83,7 @@ func New(cfg Config) (*Edge, error) {
 		e.origins[o] = true
 	}
 	e.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteProblem(w, http.StatusForbidden, CodeCrossOrigin, "cross-origin request refused")
+		WriteProblem(w, http.StatusForbidden, problem.CodeCrossOrigin, "cross-origin request refused")
 	}))
 	return e, nil
 }
@@ -110,12 +112,6 @@ func (e *Edge) MaxBodyBytes() int64 { return e.cfg.MaxBodyBytes }
 
 // Origin is the origin (RFC 6454) of an absolute URL: scheme://host[:port].
 func Origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
-
-// SafeMethod reports whether m is safe (RFC 9110 §9.2.1): such requests
-// must not change state (ASVS 3.5.3) and need no CSRF check.
-func SafeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
 
 func (e *Edge) noStore(path string) bool {
 	for _, p := range e.cfg.NoStore {

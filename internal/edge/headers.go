@@ -1,6 +1,10 @@
 package edge
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
+)
 
 // securityHeaders sets the headers every response carries.
 func (e *Edge) securityHeaders(h http.Handler) http.Handler {
@@ -32,7 +36,7 @@ func refuseTrace(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "TRACE" || r.Method == "TRACK" {
 			w.Header().Set("Allow", "GET, HEAD, POST")
-			WriteProblem(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed")
+			WriteProblem(w, http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed, r.Method+" is not allowed")
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -50,7 +54,7 @@ func (e *Edge) limitHeaders(h http.Handler) http.Handler {
 			}
 		}
 		if n > e.cfg.MaxHeaderBytes {
-			WriteProblem(w, http.StatusRequestHeaderFieldsTooLarge, CodeHeadersTooLarge, "request headers are larger than the limit")
+			WriteProblem(w, http.StatusRequestHeaderFieldsTooLarge, problem.CodeHeadersTooLarge, "request headers are larger than the limit")
 			return
 		}
 		h.ServeHTTP(w, r)

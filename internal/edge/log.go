@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
 
 type statusWriter struct {
@@ -38,7 +40,7 @@ func (e *Edge) recoverer(h http.Handler) http.Handler {
 					panic(v)
 				}
 				e.cfg.Log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				WriteProblem(w, http.StatusInternalServerError, CodeInternal, "")
+				WriteProblem(w, http.StatusInternalServerError, problem.CodeInternal, "")
 			}
 		}()
 		h.ServeHTTP(w, r)

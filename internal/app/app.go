@@ -1,3 +1,11 @@
+// Package app is Gatehouse's composition root: it builds every part once
+// from one resolved configuration (the store, the signing keys and the
+// issuer, the login limiter, the revocation hub, the session engine) and,
+// for a serving process, the HTTP side (the process's guard, the edge, the
+// first-party API) on the one ServeMux every surface is mounted on. serve,
+// every command and the end-to-end tests build Gatehouse through it, so
+// the parts are wired in one place (Mat Ryer's run, wtf's Main). Adding a
+// surface is one constructor and one Mount.
 package app
 
 import (
@@ -29,8 +37,7 @@ import (
 
 // Database is what Gatehouse needs of a store backend: the union of the
 // interfaces its consumers declare, the server secrets, and Close. Both
-// backends satisfy it; this package and cmd are the only ones that know
-// both.
+// backends satisfy it; this package is the only one that knows both.
 type Database interface {
 	session.Store
 	token.KeyStore

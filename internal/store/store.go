@@ -247,3 +247,40 @@ type LoginAccountFacts struct {
 	Failures int
 	Oldest   time.Time
 }
+
+// Client is an OAuth 2.0 client registered with the provider (RFC 6749
+// §2). The metadata names follow RFC 7591 §2 where one exists.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the SHA-256 of the client secret, which is shown once
+	// at registration and stored nowhere else; nil for a public client.
+	SecretHash []byte
+	// Public: no secret, PKCE only (RFC 6749 §2.1; RFC 9700 §2.1.1).
+	Public bool
+	// FirstParty: the client is Gatehouse's operator's own, and skips
+	// consent.
+	FirstParty bool
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt, or none for a public client (RFC 7591 §2).
+	TokenEndpointAuthMethod string
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	// GrantTypes: authorization_code, refresh_token, client_credentials.
+	GrantTypes []string
+	// Scopes the client may ask for, and Audiences the resource servers
+	// (RFC 8707) its access tokens may be for.
+	Scopes    []string
+	Audiences []string
+	// BackchannelLogoutURI receives OpenID back-channel logout tokens.
+	BackchannelLogoutURI string
+	// RequirePAR: authorization requests only through pushed
+	// authorization requests (RFC 9126 §6).
+	RequirePAR bool
+	// AccessTokenTTL and RefreshTokenTTL override the server's token
+	// lifetimes for this client; zero keeps them.
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}

@@ -1,0 +1,366 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
+)
+
+// Grant types a client may be registered for. The implicit and password
+// grants do not exist here (RFC 9700 §2.1.2, §2.4).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Client authentication methods at the token endpoint (RFC 7591 §2).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+// ErrInvalidMetadata wraps every refusal of a registration: the detail
+// says which field and why (RFC 7591 §3.2.2's invalid_client_metadata and
+// invalid_redirect_uri).
+var ErrInvalidMetadata = errors.New("provider: invalid client metadata")
+
+// ErrPublicClient: the operation needs a confidential client (a public
+// client has no secret to rotate).
+var ErrPublicClient = errors.New("provider: the client is public")
+
+// Spec is what a registration asks for.
+type Spec struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// Public registers a client without a secret (a SPA, a native app, a
+	// CLI): PKCE only, token endpoint authentication none.
+	Public     bool
+	FirstParty bool
+	// GrantTypes defaults to authorization_code and refresh_token.
+	GrantTypes []string
+	// Scopes defaults to openid profile email offline_access.
+	Scopes               []string
+	Audiences            []string
+	BackchannelLogoutURI string
+	RequirePAR           bool
+	// AuthMethod defaults to client_secret_basic (none for a public
+	// client).
+	AuthMethod      string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+}
+
+// DefaultScopes are the scopes of a client registered without any.
+var DefaultScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// Registry registers OAuth clients and checks what they present. It is
+// the one place the rules of a registration live: the admin API and the
+// command line both register through it.
+type Registry struct {
+	st    Clients
+	clock clock.Clock
+}
+
+// NewRegistry returns a Registry over st.
+func NewRegistry(st Clients, clk clock.Clock) *Registry { return &Registry{st: st, clock: clk} }
+
+// Add validates spec and registers the client under a new random id. For
+// a confidential client it returns the secret, which is stored only as
+// its hash and shown only now.
+func (r *Registry) Add(ctx context.Context, spec Spec) (store.Client, string, error) {
+	c, err := validate(spec)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	c.ID = newClientID()
+	now := r.clock.Now()
+	c.CreatedAt, c.UpdatedAt = now, now
+	var secret string
+	if !c.Public {
+		secret = newSecret()
+		c.SecretHash = hashSecret(secret)
+	}
+	if err := r.st.CreateClient(ctx, c); err != nil {
+		return store.Client{}, "", fmt.Errorf("provider: register client: %w", err)
+	}
+	return c, secret, nil
+}
+
+// Get returns the client, or store.ErrNotFound.
+func (r *Registry) Get(ctx context.Context, id string) (store.Client, error) {
+	return r.st.ClientByID(ctx, id)
+}
+
+// List returns every client, ordered by id.
+func (r *Registry) List(ctx context.Context) ([]store.Client, error) { return r.st.ListClients(ctx) }
+
+// RotateSecret gives a confidential client a new secret, returned only
+// now; the old one stops working at once. ErrPublicClient for a public
+// client, store.ErrNotFound for an unknown one.
+func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret := newSecret()
+	_, err := r.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		if c.Public {
+			return ErrPublicClient
+		}
+		c.SecretHash, c.UpdatedAt = hashSecret(secret), r.clock.Now()
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Delete removes the client; store.ErrNotFound if there is none.
+func (r *Registry) Delete(ctx context.Context, id string) error { return r.st.DeleteClient(ctx, id) }
+
+// CheckSecret reports whether secret is the client's, in constant time:
+// both sides are SHA-256 hashes, so neither the time nor a length
+// mismatch says anything about the secret. A public client has none.
+func CheckSecret(c store.Client, secret string) bool {
+	if c.Public || len(c.SecretHash) != sha256.Size {
+		return false
+	}
+	return subtle.ConstantTimeCompare(hashSecret(secret), c.SecretHash) == 1
+}
+
+// MatchRedirect reports whether uri is one of the client's registered
+// redirect URIs: an exact string match (RFC 9700 §2.1; no wildcards, no
+// prefix, no normalisation), except that for a loopback IP literal over
+// http the port may differ, since a native app picks a free port when it
+// runs (RFC 8252 §7.3).
+func MatchRedirect(c store.Client, uri string) bool {
+	return matchURI(c.RedirectURIs, uri)
+}
+
+// MatchPostLogoutRedirect is MatchRedirect for post_logout_redirect_uri
+// (OpenID RP-Initiated Logout 1.0 §3).
+func MatchPostLogoutRedirect(c store.Client, uri string) bool {
+	return matchURI(c.PostLogoutRedirectURIs, uri)
+}
+
+func matchURI(registered []string, uri string) bool {
+	if slices.Contains(registered, uri) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || !loopbackIP(u.Hostname()) {
+		return false
+	}
+	for _, reg := range registered {
+		ru, err := url.Parse(reg)
+		if err != nil || ru.Scheme != "http" || !loopbackIP(ru.Hostname()) {
+			continue
+		}
+		// Everything but the port, exactly as registered.
+		if ru.Hostname() == u.Hostname() && ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery &&
+			ru.User == nil && u.User == nil && u.Fragment == "" && !strings.Contains(uri, "#") {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackIP reports whether host is 127.0.0.1 or ::1, the literals RFC
+// 8252 §7.3 names ("localhost" is not one: §8.3).
+func loopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validate(s Spec) (store.Client, error) {
+	bad := func(format string, a ...any) (store.Client, error) {
+		return store.Client{}, fmt.Errorf("%w: %s", ErrInvalidMetadata, fmt.Sprintf(format, a...))
+	}
+	name := strings.TrimSpace(s.Name)
+	if name == "" || len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
+		return bad("client_name must be 1 to 200 bytes of text")
+	}
+	c := store.Client{Name: name, Public: s.Public, FirstParty: s.FirstParty, RequirePAR: s.RequirePAR,
+		BackchannelLogoutURI: s.BackchannelLogoutURI, AccessTokenTTL: s.AccessTokenTTL, RefreshTokenTTL: s.RefreshTokenTTL}
+
+	c.GrantTypes = dedupe(s.GrantTypes)
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+	}
+	for _, g := range c.GrantTypes {
+		switch g {
+		case GrantAuthorizationCode, GrantRefreshToken:
+		case GrantClientCredentials:
+			if s.Public {
+				return bad("a public client cannot use client_credentials: it has no credentials")
+			}
+		default:
+			return bad("grant type %q is not supported (authorization_code, refresh_token, client_credentials)", g)
+		}
+	}
+	if slices.Contains(c.GrantTypes, GrantRefreshToken) && !slices.Contains(c.GrantTypes, GrantAuthorizationCode) {
+		return bad("refresh_token needs authorization_code: refresh tokens are issued only with a code")
+	}
+
+	c.TokenEndpointAuthMethod = s.AuthMethod
+	switch {
+	case s.Public && (c.TokenEndpointAuthMethod == "" || c.TokenEndpointAuthMethod == AuthNone):
+		c.TokenEndpointAuthMethod = AuthNone
+	case s.Public:
+		return bad("a public client authenticates with none, not %q", s.AuthMethod)
+	case c.TokenEndpointAuthMethod == "":
+		c.TokenEndpointAuthMethod = AuthSecretBasic
+	case c.TokenEndpointAuthMethod == AuthSecretBasic, c.TokenEndpointAuthMethod == AuthSecretPost, c.TokenEndpointAuthMethod == AuthPrivateKeyJWT:
+	default:
+		return bad("token_endpoint_auth_method %q is not supported", s.AuthMethod)
+	}
+
+	c.RedirectURIs = dedupe(s.RedirectURIs)
+	if slices.Contains(c.GrantTypes, GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		return bad("authorization_code needs at least one redirect_uri")
+	}
+	for _, u := range c.RedirectURIs {
+		if err := checkRedirect(u); err != nil {
+			return bad("redirect_uri %q: %v", u, err)
+		}
+	}
+	c.PostLogoutRedirectURIs = dedupe(s.PostLogoutRedirectURIs)
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := checkRedirect(u); err != nil {
+			return bad("post_logout_redirect_uri %q: %v", u, err)
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if err := checkWebURI(c.BackchannelLogoutURI); err != nil {
+			return bad("backchannel_logout_uri %q: %v", c.BackchannelLogoutURI, err)
+		}
+	}
+
+	c.Scopes = dedupe(s.Scopes)
+	if len(c.Scopes) == 0 {
+		c.Scopes = slices.Clone(DefaultScopes)
+	}
+	for _, sc := range c.Scopes {
+		if !scopeToken(sc) {
+			return bad("scope %q is not an RFC 6749 §3.3 scope token", sc)
+		}
+	}
+	c.Audiences = dedupe(s.Audiences)
+	for _, a := range c.Audiences {
+		u, err := url.Parse(a)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || len(a) > 200 {
+			return bad("audience %q is not an absolute URI without a fragment (RFC 8707 §2), at most 200 bytes", a)
+		}
+	}
+	if c.AccessTokenTTL < 0 || c.RefreshTokenTTL < 0 {
+		return bad("token lifetimes cannot be negative")
+	}
+	return c, nil
+}
+
+// checkRedirect applies the registration rules for a redirect URI: an
+// absolute URI without a fragment (RFC 6749 §3.1.2) and without wildcards
+// (RFC 9700 §2.1), over https, or http only to a loopback host (RFC 8252
+// §7.3, RFC 9700 §2.6), or a private-use scheme of reverse-domain form for
+// a native app (RFC 8252 §7.1).
+func checkRedirect(raw string) error {
+	if len(raw) > 2000 {
+		return errors.New("longer than 2000 bytes")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs():
+		return errors.New("not an absolute URI")
+	case strings.Contains(raw, "#"):
+		return errors.New("has a fragment (RFC 6749 §3.1.2)")
+	case strings.Contains(raw, "*"):
+		return errors.New("wildcards are not allowed (RFC 9700 §2.1)")
+	case u.User != nil:
+		return errors.New("has userinfo")
+	}
+	switch u.Scheme {
+	case "https", "http":
+		return checkWebURI(raw)
+	case "javascript", "data", "file", "vbscript", "blob":
+		return fmt.Errorf("scheme %s is not allowed", u.Scheme)
+	}
+	// RFC 8252 §7.1: a private-use scheme based on a domain name the app
+	// controls, in reverse order (com.example.app:/callback).
+	if !strings.Contains(u.Scheme, ".") {
+		return errors.New("a private-use scheme must be a reversed domain name (RFC 8252 §7.1)")
+	}
+	return nil
+}
+
+// checkWebURI allows https, and http only to a loopback host.
+func checkWebURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return errors.New("not an absolute URI with a host")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if h := u.Hostname(); loopbackIP(h) || h == "localhost" {
+			return nil
+		}
+		return errors.New("http is allowed only to a loopback host (RFC 9700 §2.6)")
+	}
+	return fmt.Errorf("scheme %s is not https", u.Scheme)
+}
+
+// scopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func scopeToken(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func dedupe(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// newClientID is a random, URL-safe client id. Client ids are public
+// (RFC 6749 §2.2), so randomness keeps them unguessable only as a courtesy.
+func newClientID() string { return strings.ToLower(rand.Text()) }
+
+// newSecret is a client secret of 260 bits: two rand.Text values.
+func newSecret() string { return rand.Text() + rand.Text() }
+
+// hashSecret is the form a secret is stored in. The secret is random and
+// of 260 bits, so a fast hash is enough (no password-grade KDF needed,
+// RFC 6819 §5.1.4.1.3 asks for hashing; brute force of 2^260 is not on).
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}

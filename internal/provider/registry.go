@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
@@ -69,21 +70,35 @@ type Spec struct {
 // DefaultScopes are the scopes of a client registered without any.
 var DefaultScopes = []string{"openid", "profile", "email", "offline_access"}
 
+// Recorder is the audit trail (*session.Engine): every registration,
+// secret rotation and deletion is recorded with who did it.
+type Recorder interface {
+	Record(ctx context.Context, ev store.AuditEvent, cl session.Client)
+}
+
 // Registry registers OAuth clients and checks what they present. It is
 // the one place the rules of a registration live: the admin API and the
 // command line both register through it.
 type Registry struct {
 	st    Clients
+	audit Recorder
 	clock clock.Clock
 }
 
-// NewRegistry returns a Registry over st.
-func NewRegistry(st Clients, clk clock.Clock) *Registry { return &Registry{st: st, clock: clk} }
+// NewRegistry returns a Registry over st, recording to audit.
+func NewRegistry(st Clients, audit Recorder, clk clock.Clock) *Registry {
+	return &Registry{st: st, audit: audit, clock: clk}
+}
+
+// record writes the audit event of a change made to the client.
+func (r *Registry) record(ctx context.Context, actor session.Actor, typ, clientID string) {
+	r.audit.Record(ctx, store.AuditEvent{Type: typ, ActorID: actor.ID, Outcome: "success", Detail: "client " + clientID}, actor.Client)
+}
 
 // Add validates spec and registers the client under a new random id. For
 // a confidential client it returns the secret, which is stored only as
 // its hash and shown only now.
-func (r *Registry) Add(ctx context.Context, spec Spec) (store.Client, string, error) {
+func (r *Registry) Add(ctx context.Context, actor session.Actor, spec Spec) (store.Client, string, error) {
 	c, err := validate(spec)
 	if err != nil {
 		return store.Client{}, "", err
@@ -99,6 +114,7 @@ func (r *Registry) Add(ctx context.Context, spec Spec) (store.Client, string, er
 	if err := r.st.CreateClient(ctx, c); err != nil {
 		return store.Client{}, "", fmt.Errorf("provider: register client: %w", err)
 	}
+	r.record(ctx, actor, "client_registered", c.ID)
 	return c, secret, nil
 }
 
@@ -113,7 +129,7 @@ func (r *Registry) List(ctx context.Context) ([]store.Client, error) { return r.
 // RotateSecret gives a confidential client a new secret, returned only
 // now; the old one stops working at once. ErrPublicClient for a public
 // client, store.ErrNotFound for an unknown one.
-func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) {
+func (r *Registry) RotateSecret(ctx context.Context, actor session.Actor, id string) (string, error) {
 	secret := newSecret()
 	_, err := r.st.UpdateClient(ctx, id, func(c *store.Client) error {
 		if c.Public {
@@ -125,11 +141,18 @@ func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	r.record(ctx, actor, "client_secret_rotated", id)
 	return secret, nil
 }
 
 // Delete removes the client; store.ErrNotFound if there is none.
-func (r *Registry) Delete(ctx context.Context, id string) error { return r.st.DeleteClient(ctx, id) }
+func (r *Registry) Delete(ctx context.Context, actor session.Actor, id string) error {
+	if err := r.st.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	r.record(ctx, actor, "client_deleted", id)
+	return nil
+}
 
 // CheckSecret reports whether secret is the client's, in constant time:
 // both sides are SHA-256 hashes, so neither the time nor a length

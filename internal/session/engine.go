@@ -532,6 +532,11 @@ func (e *Engine) event(ev store.AuditEvent, cl Client) store.AuditEvent {
 	return ev
 }
 
+// Record stores and logs an audit event for an act done beside the
+// engine, through the same trail (the client registry's registrations):
+// stamped with the time and the client, never failing the act.
+func (e *Engine) Record(ctx context.Context, ev store.AuditEvent, cl Client) { e.audit(ctx, ev, cl) }
+
 // audit stores a stand-alone event. A failed audit write is logged, not
 // returned: the action it records has already happened.
 func (e *Engine) audit(ctx context.Context, ev store.AuditEvent, cl Client) {

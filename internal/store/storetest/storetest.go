@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	// engine, since session names this suite's session fixture.
 	engine "github.com/gatehouse-auth/gatehouse/internal/session"
@@ -34,6 +35,7 @@ type Store interface {
 	engine.Store     // the session engine
 	token.KeyStore   // the keyring
 	revocation.Store // the revocation hub
+	provider.Clients // the client registry
 
 	// Secret returns the named secret, creating it with size random bytes
 	// on first use; concurrent first uses agree. Its consumer is the
@@ -67,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysConcurrent", testSigningKeysConcurrent},
 		{"Secret", testSecret},
+		{"Clients", testClients},
+		{"UpdateClient", testUpdateClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/guardkeys"
 	"github.com/gatehouse-auth/gatehouse/internal/limiter"
 	"github.com/gatehouse-auth/gatehouse/internal/password"
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
 	"github.com/gatehouse-auth/gatehouse/internal/revset"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -42,6 +43,7 @@ type Database interface {
 	session.Store
 	token.KeyStore
 	revocation.Store
+	provider.Clients
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	SchemaVersion(ctx context.Context) (int64, error)
 	Close() error

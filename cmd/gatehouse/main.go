@@ -5,6 +5,7 @@
 //	gatehouse user ...         manage users
 //	gatehouse sessions ...     list and end sessions
 //	gatehouse keys ...         list and rotate signing keys
+//	gatehouse client ...       register and manage OAuth 2.0 clients
 //	gatehouse migrate          apply database migrations, print the version
 //
 // main only calls run, so tests can drive the real program, flags,

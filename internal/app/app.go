@@ -123,6 +123,8 @@ type App struct {
 	// Limiter is the login limiter built from the configuration; Run
 	// prunes it.
 	Limiter *limiter.Limiter
+	// Clients is the OAuth 2.0 client registry.
+	Clients *provider.Registry
 
 	cfg   config.Resolved
 	clock clock.Clock
@@ -243,7 +245,8 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 
 		RevocationWindow: revocationWindow,
 	})
-	return &App{DB: db, Keys: keys, Issuer: issuer, Engine: engine, Hub: hub, Limiter: lim, cfg: cfg, clock: o.Clock, log: log}, nil
+	return &App{DB: db, Keys: keys, Issuer: issuer, Engine: engine, Hub: hub, Limiter: lim,
+		Clients: provider.NewRegistry(db, engine, o.Clock), cfg: cfg, clock: o.Clock, log: log}, nil
 }
 
 // newLimiter builds the login limiter over shared, the limits store

@@ -14,40 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
-	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
-
-// clientView is a client as `client show --output json` prints it: its
-// metadata under RFC 7591 §2's names, never its secret's hash.
-type clientView struct {
-	ClientID                string   `json:"client_id"`
-	ClientName              string   `json:"client_name"`
-	Public                  bool     `json:"public"`
-	FirstParty              bool     `json:"first_party"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
-	GrantTypes              []string `json:"grant_types"`
-	Scope                   string   `json:"scope"`
-	Audiences               []string `json:"audiences"`
-	BackchannelLogoutURI    string   `json:"backchannel_logout_uri,omitempty"`
-	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
-	CreatedAt               string   `json:"created_at"`
-}
-
-func viewClient(c store.Client) clientView {
-	list := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	return clientView{ClientID: c.ID, ClientName: c.Name, Public: c.Public, FirstParty: c.FirstParty,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: list(c.RedirectURIs),
-		PostLogoutRedirectURIs: list(c.PostLogoutRedirectURIs), GrantTypes: list(c.GrantTypes),
-		Scope: strings.Join(c.Scopes, " "), Audiences: list(c.Audiences), BackchannelLogoutURI: c.BackchannelLogoutURI,
-		RequirePAR: c.RequirePAR, CreatedAt: c.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
-}
 
 // outputFlag is --output: "text" (default) or "json", which prints the
 // answer and nothing else on standard output, for scripts.
@@ -132,9 +99,9 @@ func newClientCmd(e *env) *cobra.Command {
 					return err
 				}
 				if output == "json" {
-					views := make([]clientView, 0, len(cs))
+					views := make([]provider.Metadata, 0, len(cs))
 					for _, c := range cs {
-						views = append(views, viewClient(c))
+						views = append(views, provider.MetadataOf(c))
 					}
 					return writeJSON(e.stdout, views)
 				}
@@ -163,7 +130,7 @@ func newClientCmd(e *env) *cobra.Command {
 				if err != nil {
 					return clientErr(args[0], err)
 				}
-				return writeJSON(e.stdout, viewClient(c))
+				return writeJSON(e.stdout, provider.MetadataOf(c))
 			})
 		},
 	}
@@ -212,7 +179,7 @@ func newClientCmd(e *env) *cobra.Command {
 // clientErr names the client an error is about.
 func clientErr(id string, err error) error {
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, provider.ErrUnknownClient):
 		return fmt.Errorf("no client %q", id)
 	case errors.Is(err, provider.ErrPublicClient):
 		return fmt.Errorf("client %q is public: it has no secret", id)

@@ -74,7 +74,8 @@ func (a *App) Serve(ctx context.Context, so ServeOptions) error {
 	if so.FeedSecret != "" {
 		secret = so.FeedSecret
 	}
-	api, err := authapi.New(authapi.Deps{Engine: a.Engine, Verifier: g, Keys: a.Keys, Edge: e, Feed: a.Hub, Log: a.log, Clock: a.clock},
+	api, err := authapi.New(authapi.Deps{Engine: a.Engine, Verifier: g, Keys: a.Keys, Edge: e, Feed: a.Hub, Clients: a.Clients,
+		Log: a.log, Clock: a.clock},
 		authapi.Config{
 			JWKSMaxAge:           cfg.JWKSMaxAge,
 			RevocationFeedSecret: secret,

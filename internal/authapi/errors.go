@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
@@ -43,6 +44,12 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		edge.WriteProblem(w, http.StatusServiceUnavailable, problem.CodeUnavailable, "the server is busy; retry shortly")
 	case errors.Is(err, session.ErrUserNotFound):
 		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such user")
+	case errors.Is(err, provider.ErrInvalidMetadata):
+		edge.WriteProblem(w, http.StatusBadRequest, problem.CodeInvalidMetadata, strings.TrimPrefix(err.Error(), "provider: invalid client metadata: "))
+	case errors.Is(err, provider.ErrUnknownClient):
+		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such client")
+	case errors.Is(err, provider.ErrPublicClient):
+		edge.WriteProblem(w, http.StatusConflict, problem.CodeConflict, "the client is public: it has no secret")
 	case errors.Is(err, session.ErrSessionNotFound):
 		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such session")
 	case errors.Is(err, session.ErrUserExists):

@@ -52,6 +52,16 @@ func (s *Server) routeTable() []route {
 		{"/admin/sessions/{id}", one(http.MethodDelete, s.handleAdminRevokeSession())},
 		{"/admin/audit", one(http.MethodGet, s.handleAdminAudit())},
 
+		{"/admin/clients", map[string]http.Handler{
+			http.MethodGet:  s.handleAdminListClients(),
+			http.MethodPost: s.handleAdminCreateClient(),
+		}},
+		{"/admin/clients/{id}", map[string]http.Handler{
+			http.MethodGet:    s.handleAdminGetClient(),
+			http.MethodDelete: s.handleAdminDeleteClient(),
+		}},
+		{"/admin/clients/{id}/secret", one(http.MethodPost, s.handleAdminRotateClientSecret())},
+
 		{"/.well-known/jwks.json", one(http.MethodGet, s.handleJWKS())},
 		{"/healthz", one(http.MethodGet, s.handleHealth())},
 		{"/gatehouse.js", one(http.MethodGet, web.ClientHandler())},

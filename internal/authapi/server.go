@@ -93,9 +93,11 @@ type Deps struct {
 	// client's address, decodes bodies, and knows the trusted origins.
 	Edge *edge.Edge
 	// Feed, when set, is served at GET /auth/revocations.
-	Feed  Feed
-	Log   *slog.Logger
-	Clock clock.Clock
+	Feed Feed
+	// Clients, when set, is managed under /admin/clients.
+	Clients ClientRegistry
+	Log     *slog.Logger
+	Clock   clock.Clock
 }
 
 // Server serves the first-party API.
@@ -104,6 +106,7 @@ type Server struct {
 	verifier Verifier
 	keys     KeySet
 	feed     Feed
+	clients  ClientRegistry
 	edge     *edge.Edge
 	log      *slog.Logger
 	clock    clock.Clock
@@ -130,7 +133,7 @@ func New(d Deps, cfg Config) (*Server, error) {
 	if cfg.RefreshCookiePath == "" {
 		cfg.RefreshCookiePath = refreshPath
 	}
-	return &Server{engine: d.Engine, verifier: d.Verifier, keys: d.Keys, feed: d.Feed, edge: d.Edge, log: d.Log,
+	return &Server{engine: d.Engine, verifier: d.Verifier, keys: d.Keys, feed: d.Feed, clients: d.Clients, edge: d.Edge, log: d.Log,
 		clock: d.Clock, cfg: cfg, feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}, nil
 }
 

@@ -12,8 +12,9 @@ const (
 	CodeUnsupportedMedia    = "unsupported_media_type"
 	CodeHeadersTooLarge     = "headers_too_large"
 	CodeDuplicateCookie     = "duplicate_cookie"
-	CodeAmbiguousFraming    = "ambiguous_framing"   // answered by internal/httpserve, in front of the handler
-	CodeInvalidCredentials  = "invalid_credentials" // #nosec G101 -- an error code, not a credential
+	CodeAmbiguousFraming    = "ambiguous_framing"       // answered by internal/httpserve, in front of the handler
+	CodeInvalidMetadata     = "invalid_client_metadata" // RFC 7591 §3.2.2's name
+	CodeInvalidCredentials  = "invalid_credentials"     // #nosec G101 -- an error code, not a credential
 	CodeInvalidToken        = "invalid_token"
 	CodeInvalidRefreshToken = "invalid_refresh_token"
 	CodeSessionEnded        = "session_ended"

@@ -12,6 +12,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
+// Client is a registered OAuth 2.0 client, as the store keeps it.
+type Client = store.Client
+
 // Clients is the client registry's storage. Every backend is held to
 // this contract by the conformance suite (storetest).
 type Clients interface {

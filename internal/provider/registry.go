@@ -44,6 +44,51 @@ var ErrInvalidMetadata = errors.New("provider: invalid client metadata")
 // client has no secret to rotate).
 var ErrPublicClient = errors.New("provider: the client is public")
 
+// ErrUnknownClient: no client has the id (it wraps store.ErrNotFound).
+var ErrUnknownClient = fmt.Errorf("provider: no such client: %w", store.ErrNotFound)
+
+// unknown turns the store's not-found into ErrUnknownClient.
+func unknown(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknownClient
+	}
+	return err
+}
+
+// Metadata is a client as the admin API and `gatehouse client show`
+// present it: its registration under RFC 7591 §2's names, never its
+// secret or the secret's hash.
+type Metadata struct {
+	ClientID                string    `json:"client_id"`
+	ClientName              string    `json:"client_name"`
+	Public                  bool      `json:"public"`
+	FirstParty              bool      `json:"first_party"`
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
+	RedirectURIs            []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
+	GrantTypes              []string  `json:"grant_types"`
+	Scope                   string    `json:"scope"`
+	Audiences               []string  `json:"audiences"`
+	BackchannelLogoutURI    string    `json:"backchannel_logout_uri,omitempty"`
+	RequirePAR              bool      `json:"require_pushed_authorization_requests"`
+	CreatedAt               time.Time `json:"created_at"`
+}
+
+// MetadataOf presents c; absent lists are empty, not null.
+func MetadataOf(c store.Client) Metadata {
+	list := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return Metadata{ClientID: c.ID, ClientName: c.Name, Public: c.Public, FirstParty: c.FirstParty,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: list(c.RedirectURIs),
+		PostLogoutRedirectURIs: list(c.PostLogoutRedirectURIs), GrantTypes: list(c.GrantTypes),
+		Scope: strings.Join(c.Scopes, " "), Audiences: list(c.Audiences), BackchannelLogoutURI: c.BackchannelLogoutURI,
+		RequirePAR: c.RequirePAR, CreatedAt: c.CreatedAt.UTC()}
+}
+
 // Spec is what a registration asks for.
 type Spec struct {
 	Name                   string
@@ -118,9 +163,10 @@ func (r *Registry) Add(ctx context.Context, actor session.Actor, spec Spec) (sto
 	return c, secret, nil
 }
 
-// Get returns the client, or store.ErrNotFound.
+// Get returns the client, or ErrUnknownClient.
 func (r *Registry) Get(ctx context.Context, id string) (store.Client, error) {
-	return r.st.ClientByID(ctx, id)
+	c, err := r.st.ClientByID(ctx, id)
+	return c, unknown(err)
 }
 
 // List returns every client, ordered by id.
@@ -128,7 +174,7 @@ func (r *Registry) List(ctx context.Context) ([]store.Client, error) { return r.
 
 // RotateSecret gives a confidential client a new secret, returned only
 // now; the old one stops working at once. ErrPublicClient for a public
-// client, store.ErrNotFound for an unknown one.
+// client, ErrUnknownClient for an unknown one.
 func (r *Registry) RotateSecret(ctx context.Context, actor session.Actor, id string) (string, error) {
 	secret := newSecret()
 	_, err := r.st.UpdateClient(ctx, id, func(c *store.Client) error {
@@ -139,16 +185,16 @@ func (r *Registry) RotateSecret(ctx context.Context, actor session.Actor, id str
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", unknown(err)
 	}
 	r.record(ctx, actor, "client_secret_rotated", id)
 	return secret, nil
 }
 
-// Delete removes the client; store.ErrNotFound if there is none.
+// Delete removes the client; ErrUnknownClient if there is none.
 func (r *Registry) Delete(ctx context.Context, actor session.Actor, id string) error {
 	if err := r.st.DeleteClient(ctx, id); err != nil {
-		return err
+		return unknown(err)
 	}
 	r.record(ctx, actor, "client_deleted", id)
 	return nil

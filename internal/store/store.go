@@ -284,3 +284,44 @@ type Client struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
+
+// AuthCode is an authorization code (RFC 6749 §4.1.2), stored under the
+// SHA-256 of the code, never the code itself. It is redeemed once.
+type AuthCode struct {
+	Hash     []byte
+	ClientID string
+	UserID   string
+	// SessionID is the session the code's tokens belong to.
+	SessionID   string
+	RedirectURI string
+	Scope       string
+	Audience    []string
+	// CodeChallenge is the PKCE S256 challenge (RFC 7636 §4.2).
+	CodeChallenge string
+	Nonce         string
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	// RedeemedAt is when the code was exchanged; zero until then.
+	RedeemedAt time.Time
+}
+
+// PushedRequest is a pushed authorization request (RFC 9126): the
+// parameters a client posted, kept under the hash of its request_uri
+// until it is used once or expires.
+type PushedRequest struct {
+	Hash      []byte
+	ClientID  string
+	Params    string // the form-encoded authorization request
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Consent is a user's grant of scopes to a client, remembered so that
+// the consent page is not shown again for what was granted.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}

@@ -21,9 +21,11 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique key (a username, a key id) is already taken.
 	ErrConflict = errors.New("store: conflict")
-	// ErrAlreadySpent: a refresh token rotation lost to another rotation
-	// of the same token, or the token's session has ended.
-	ErrAlreadySpent = errors.New("store: refresh token already spent")
+	// ErrAlreadySpent: a single-use credential was used before: a
+	// refresh token rotation lost to another rotation of the same token
+	// (or the token's session has ended), or an authorization code was
+	// redeemed before.
+	ErrAlreadySpent = errors.New("store: already spent")
 	// ErrUnavailable: the database cannot be reached (it is down,
 	// restarting, refusing connections, or dropped the connection
 	// mid-statement). It is transient, so the server answers 503 with

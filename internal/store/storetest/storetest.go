@@ -32,10 +32,13 @@ import (
 // limits' store (limiter.Store) is not part of it: only a backend that
 // several nodes share implements it, and limitertest is its suite.
 type Store interface {
-	engine.Store     // the session engine
-	token.KeyStore   // the keyring
-	revocation.Store // the revocation hub
-	provider.Clients // the client registry
+	engine.Store            // the session engine
+	token.KeyStore          // the keyring
+	revocation.Store        // the revocation hub
+	provider.Clients        // the client registry
+	provider.Codes          // the provider's authorization codes
+	provider.PushedRequests // its pushed authorization requests
+	provider.Consents       // its remembered consents
 
 	// Secret returns the named secret, creating it with size random bytes
 	// on first use; concurrent first uses agree. Its consumer is the
@@ -71,6 +74,14 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Secret", testSecret},
 		{"Clients", testClients},
 		{"UpdateClient", testUpdateClient},
+		{"Codes", testCodes},
+		{"RedeemCodeConcurrent", testRedeemCodeConcurrent},
+		{"PruneCodes", testPruneCodes},
+		{"PushedRequests", testPushedRequests},
+		{"TakePushedRequestConcurrent", testTakePushedRequestConcurrent},
+		{"PrunePushedRequests", testPrunePushedRequests},
+		{"Consents", testConsents},
+		{"AuthorizationCascade", testAuthorizationCascade},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,9 @@ type Database interface {
 	token.KeyStore
 	revocation.Store
 	provider.Clients
+	provider.Codes
+	provider.PushedRequests
+	provider.Consents
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	SchemaVersion(ctx context.Context) (int64, error)
 	Close() error

@@ -1027,10 +1027,21 @@ func testRotation(t *testing.T, s Store) {
 
 // testRotationConcurrent is the property refresh-token reuse detection
 // rests on: of many concurrent rotations of one token, exactly one wins.
+// The race runs five times, each on a session of its own: the first
+// round mostly opens a pool's connections one after another, the later
+// ones race on connections already open, where a read-then-write would
+// let two rotations through.
 func testRotationConcurrent(t *testing.T, s Store) {
-	ctx := context.Background()
 	mustCreateUser(t, s, user("u1", "alice"))
-	mustCreateSession(t, s, session("s1", "u1", at(0)), hash("rt0"))
+	for round := range 5 {
+		raceRotation(t, s, fmt.Sprint("s", round), fmt.Sprint("r", round, "-"))
+	}
+}
+
+func raceRotation(t *testing.T, s Store, sid, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	mustCreateSession(t, s, session(sid, "u1", at(0)), hash(prefix+"rt0"))
 
 	const n = 20
 	errs := make([]error, n)
@@ -1041,7 +1052,7 @@ func testRotationConcurrent(t *testing.T, s Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.RotateRefreshToken(ctx, rotation("rt0", fmt.Sprint("next", i), "s1", at(60+i)))
+			errs[i] = s.RotateRefreshToken(ctx, rotation(prefix+"rt0", fmt.Sprint(prefix, "next", i), sid, at(60+i)))
 		})
 	}
 	close(start)
@@ -1051,19 +1062,19 @@ func testRotationConcurrent(t *testing.T, s Store) {
 	for i, err := range errs {
 		switch {
 		case err == nil && winner >= 0:
-			t.Errorf("rotations %d and %d both succeeded", winner, i)
+			t.Errorf("%s: rotations %d and %d both succeeded", sid, winner, i)
 		case err == nil:
 			winner = i
 		case !errors.Is(err, store.ErrAlreadySpent):
-			t.Errorf("rotation %d: err = %v, want ErrAlreadySpent", i, err)
+			t.Errorf("%s: rotation %d: err = %v, want ErrAlreadySpent", sid, i, err)
 		}
 	}
 	if winner < 0 {
-		t.Fatal("no rotation succeeded")
+		t.Fatalf("%s: no rotation succeeded", sid)
 	}
 	var stored []int
 	for i := range n {
-		_, err := s.RefreshToken(ctx, hash(fmt.Sprint("next", i)))
+		_, err := s.RefreshToken(ctx, hash(fmt.Sprint(prefix, "next", i)))
 		switch {
 		case err == nil:
 			stored = append(stored, i)
@@ -1072,17 +1083,17 @@ func testRotationConcurrent(t *testing.T, s Store) {
 		}
 	}
 	if len(stored) != 1 || stored[0] != winner {
-		t.Errorf("successor rows stored for %v, want only the winner %d", stored, winner)
+		t.Errorf("%s: successor rows stored for %v, want only the winner %d", sid, stored, winner)
 	}
-	old, err := s.RefreshToken(ctx, hash("rt0"))
+	old, err := s.RefreshToken(ctx, hash(prefix+"rt0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(old.SuccessorHash, hash(fmt.Sprint("next", winner))) {
-		t.Errorf("old token's successor is not the winner's")
+	if !bytes.Equal(old.SuccessorHash, hash(fmt.Sprint(prefix, "next", winner))) {
+		t.Errorf("%s: old token's successor is not the winner's", sid)
 	}
-	if got := mustSession(t, s, "s1"); got.LastJTI != fmt.Sprint("jti-next", winner) {
-		t.Errorf("session LastJTI = %q, want the winner's", got.LastJTI)
+	if got := mustSession(t, s, sid); got.LastJTI != fmt.Sprint("jti-", prefix, "next", winner) {
+		t.Errorf("%s: session LastJTI = %q, want the winner's", sid, got.LastJTI)
 	}
 }
 

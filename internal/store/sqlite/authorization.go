@@ -168,19 +168,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID string) (store.Conse
 // collation: bytewise).
 func (db *DB) Consents(ctx context.Context, userID string) ([]store.Consent, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+consentColumns+` FROM consents WHERE user_id = ? ORDER BY client_id`, userID)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer rows.Close()
-	var out []store.Consent
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, formatError(rows.Err())
+	return collect(rows, err, scanConsent)
 }
 
 // DeleteConsent removes the user's consent for the client. Returns

@@ -85,19 +85,7 @@ func (db *DB) ClientByID(ctx context.Context, id string) (store.Client, error) {
 // bytewise).
 func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, formatError(rows.Err())
+	return collect(rows, err, scanClient)
 }
 
 // UpdateClient reads the client with the id, lets fn change it and writes

@@ -64,19 +64,7 @@ func (db *DB) ListSessions(ctx context.Context, q store.SessionQuery) ([]store.S
 		AND (? = '' OR (created_at, id) < (SELECT created_at, id FROM sessions WHERE id = ?))
 		ORDER BY created_at DESC, id DESC LIMIT ?`,
 		q.UserID, q.UserID, live, ts(q.LiveAt), ts(q.LiveAt.Add(-q.IdleTimeout)), q.After, q.After, limit(q.Limit))
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, formatError(rows.Err())
+	return collect(rows, err, scanSession)
 }
 
 // PruneSessions deletes sessions (with their refresh tokens) that ended

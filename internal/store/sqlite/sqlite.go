@@ -172,3 +172,21 @@ func fromTS(n sql.NullInt64) time.Time {
 	}
 	return time.Unix(0, n.Int64).UTC()
 }
+
+// collect scans every row with scan and closes rows; no rows is a nil
+// slice. err is the query's, so a call reads collect(db.r.QueryContext(...)).
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, formatError(rows.Err())
+}

@@ -65,19 +65,7 @@ func (db *DB) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, e
 	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
 		WHERE (? = '' OR instr(username, ?) > 0) AND username > ?
 		ORDER BY username LIMIT ?`, q.Search, q.Search, q.After, limit(q.Limit))
-	if err != nil {
-		return nil, formatError(err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, formatError(rows.Err())
+	return collect(rows, err, scanUser)
 }
 
 // DeleteUser removes the user with every session and refresh token of it

@@ -32,18 +32,10 @@ func scanUser(row scanner) (store.User, error) {
 	return u, nil
 }
 
-func rolesJSON(roles []string) string {
-	if roles == nil {
-		roles = []string{}
-	}
-	b, _ := json.Marshal(roles) // a []string always marshals
-	return string(b)
-}
-
 // CreateUser inserts u. Returns ErrConflict if the username is taken.
 func (db *DB) CreateUser(ctx context.Context, u store.User) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?,?,?,?,?,?,?,?)`,
-		u.ID, u.Username, u.PasswordHash, rolesJSON(u.Roles), u.Disabled, u.CredentialVersion,
+		u.ID, u.Username, u.PasswordHash, listJSON(u.Roles), u.Disabled, u.CredentialVersion,
 		ts(u.CreatedAt), ts(u.UpdatedAt))
 	return formatError(err)
 }
@@ -118,7 +110,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 		u.ID = id
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, password_hash = ?, roles = ?, disabled = ?,
 			credential_version = ?, updated_at = ? WHERE id = ?`,
-			u.Username, u.PasswordHash, rolesJSON(u.Roles), u.Disabled, u.CredentialVersion, ts(u.UpdatedAt), u.ID)
+			u.Username, u.PasswordHash, listJSON(u.Roles), u.Disabled, u.CredentialVersion, ts(u.UpdatedAt), u.ID)
 		return formatError(err)
 	})
 	return u, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -195,35 +194,11 @@ func testRedeemCodeConcurrent(t *testing.T, s Store) {
 	for round := range rounds {
 		c := code(fmt.Sprint("raced-", round), "s1", "u1", at(10))
 		mustCreateCode(t, s, c)
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			got   = make([]store.AuthCode, n)
-			errs  = make([]error, n)
-		)
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				got[i], errs[i] = s.RedeemCode(ctx, c.Hash, at(20+i))
-			})
-		}
-		close(start)
-		wg.Wait()
-
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Errorf("round %d: redemptions %d and %d both succeeded", round, winner, i)
-			case err == nil:
-				winner = i
-			case !errors.Is(err, store.ErrAlreadySpent):
-				t.Errorf("round %d: redemption %d: err = %v, want ErrAlreadySpent", round, i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatalf("round %d: no redemption succeeded", round)
-		}
+		got := make([]store.AuthCode, n)
+		winner := race(t, fmt.Sprint("round ", round, ": redemption"), n, store.ErrAlreadySpent, func(i int) (err error) {
+			got[i], err = s.RedeemCode(ctx, c.Hash, at(20+i))
+			return err
+		})
 		want := redeemed(c, at(20+winner))
 		for i := range n {
 			if !reflect.DeepEqual(normCode(got[i]), normCode(want)) {
@@ -335,35 +310,11 @@ func testTakePushedRequestConcurrent(t *testing.T, s Store) {
 	for round := range rounds {
 		p := pushedRequest(fmt.Sprint("raced-", round), at(10))
 		mustCreatePushed(t, s, p)
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			got   = make([]store.PushedRequest, n)
-			errs  = make([]error, n)
-		)
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				got[i], errs[i] = s.TakePushedRequest(ctx, p.Hash)
-			})
-		}
-		close(start)
-		wg.Wait()
-
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Errorf("round %d: takes %d and %d both succeeded", round, winner, i)
-			case err == nil:
-				winner = i
-			case !errors.Is(err, store.ErrNotFound):
-				t.Errorf("round %d: take %d: err = %v, want ErrNotFound", round, i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatalf("round %d: no take succeeded", round)
-		}
+		got := make([]store.PushedRequest, n)
+		winner := race(t, fmt.Sprint("round ", round, ": take"), n, store.ErrNotFound, func(i int) (err error) {
+			got[i], err = s.TakePushedRequest(ctx, p.Hash)
+			return err
+		})
 		if !reflect.DeepEqual(normPushed(got[winner]), normPushed(p)) {
 			t.Errorf("round %d: the winner got %+v\nwant %+v", round, got[winner], p)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/revocation"
+
 	// engine, since session names this suite's session fixture.
 	engine "github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -1044,34 +1045,9 @@ func raceRotation(t *testing.T, s Store, sid, prefix string) {
 	mustCreateSession(t, s, session(sid, "u1", at(0)), hash(prefix+"rt0"))
 
 	const n = 20
-	errs := make([]error, n)
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.RotateRefreshToken(ctx, rotation(prefix+"rt0", fmt.Sprint(prefix, "next", i), sid, at(60+i)))
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("%s: rotations %d and %d both succeeded", sid, winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, store.ErrAlreadySpent):
-			t.Errorf("%s: rotation %d: err = %v, want ErrAlreadySpent", sid, i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("%s: no rotation succeeded", sid)
-	}
+	winner := race(t, sid+": rotation", n, store.ErrAlreadySpent, func(i int) error {
+		return s.RotateRefreshToken(ctx, rotation(prefix+"rt0", fmt.Sprint(prefix, "next", i), sid, at(60+i)))
+	})
 	var stored []int
 	for i := range n {
 		_, err := s.RefreshToken(ctx, hash(fmt.Sprint(prefix, "next", i)))
@@ -1095,6 +1071,42 @@ func raceRotation(t *testing.T, s Store, sid, prefix string) {
 	if got := mustSession(t, s, sid); got.LastJTI != fmt.Sprint("jti-", prefix, "next", winner) {
 		t.Errorf("%s: session LastJTI = %q, want the winner's", sid, got.LastJTI)
 	}
+}
+
+// race runs call(0) to call(n-1) at once and returns the one i whose call
+// succeeded; every other must fail with lost. It is the property of every
+// single-use credential (a refresh token's rotation, a code's redemption,
+// a pushed request's take): of concurrent uses, exactly one wins.
+func race(t *testing.T, what string, n int, lost error, call func(i int) error) int {
+	t.Helper()
+	errs := make([]error, n)
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = call(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("%s %d and %d both succeeded", what, winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, lost):
+			t.Errorf("%s %d: err = %v, want %v", what, i, err, lost)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("%s: none succeeded", what)
+	}
+	return winner
 }
 
 func testAudit(t *testing.T, s Store) {

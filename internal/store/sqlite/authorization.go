@@ -175,13 +175,5 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]store.Consent, err
 // ErrNotFound if there is none.
 func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
 	res, err := db.w.ExecContext(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
-	if err != nil {
-		return formatError(err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return formatError(err)
-	} else if n == 0 {
-		return fmt.Errorf("consent of %s for %s: %w", userID, clientID, store.ErrNotFound)
-	}
-	return nil
+	return deletedOne(res, err, "consent of "+userID+" for "+clientID)
 }

@@ -127,16 +127,6 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*store.Client
 // DeleteClient removes the client with the id. Returns ErrNotFound for an
 // unknown id.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
-		if err != nil {
-			return formatError(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return formatError(err)
-		} else if n == 0 {
-			return fmt.Errorf("client %s: %w", id, store.ErrNotFound)
-		}
-		return nil
-	})
+	res, err := db.w.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	return deletedOne(res, err, "client "+id)
 }

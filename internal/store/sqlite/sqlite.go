@@ -190,3 +190,19 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 	}
 	return out, formatError(rows.Err())
 }
+
+// deletedOne is the error of a DELETE by key: the statement's own, or
+// ErrNotFound (naming what) when it deleted nothing.
+func deletedOne(res sql.Result, err error, what string) error {
+	if err != nil {
+		return formatError(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return formatError(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}

@@ -72,13 +72,8 @@ func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time, ev store.
 			return formatError(err)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
-		if err != nil {
-			return formatError(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return formatError(err)
-		} else if n == 0 {
-			return fmt.Errorf("user %s: %w", id, store.ErrNotFound)
+		if err := deletedOne(res, err, "user "+id); err != nil {
+			return err
 		}
 		return appendAudit(ctx, tx, ev)
 	})

@@ -2,19 +2,16 @@ package session
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/csrf"
+	"github.com/gatehouse-auth/gatehouse/internal/sealed"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
@@ -61,56 +58,21 @@ type successor struct {
 	CSRFToken    string    `json:"csrf"`
 }
 
-// graceKey derives the sealing key from the spent token's own bytes. The
-// store keeps only SHA-256(raw), from which this HMAC cannot be computed: a
-// stolen database opens no blob.
-func graceKey(raw []byte) []byte {
-	m := hmac.New(sha256.New, raw)
-	m.Write([]byte("gatehouse refresh grace v1"))
-	return m.Sum(nil)
-}
+// graceLabel names the key that seals a spent token's successor,
+// derived from the spent token's own bytes (sealed.Key). The store keeps
+// only SHA-256(raw), from which it cannot be computed: a stolen database
+// opens no blob. The spent token's hash is the associated data, so a blob
+// moved to another row does not open.
+const graceLabel = "gatehouse refresh grace v1"
 
-// graceAEAD returns the AES-256-GCM sealing a spent token's successor.
-func graceAEAD(raw []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(graceKey(raw))
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-// seal encrypts the successor; the spent token's hash is the associated
-// data, so a blob moved to another row does not open.
 func seal(raw, hash []byte, s successor) ([]byte, error) {
-	// #nosec G117 -- marshalled only to be sealed below; the plaintext never
-	// leaves this function.
-	plain, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := graceAEAD(raw)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	rand.Read(nonce)
-	return aead.Seal(nonce, nonce, plain, hash), nil
+	return sealed.Seal(sealed.Key(raw, graceLabel), hash, s)
 }
 
 func unseal(raw, hash, blob []byte) (successor, error) {
 	var s successor
-	aead, err := graceAEAD(raw)
-	if err != nil {
-		return s, err
-	}
-	if len(blob) < aead.NonceSize() {
-		return s, errors.New("grace blob too short")
-	}
-	plain, err := aead.Open(nil, blob[:aead.NonceSize()], blob[aead.NonceSize():], hash)
-	if err != nil {
-		return s, err
-	}
-	return s, json.Unmarshal(plain, &s)
+	err := sealed.Open(sealed.Key(raw, graceLabel), hash, blob, &s)
+	return s, err
 }
 
 // Refresh rotates a refresh token: the presented token is spent and a new

@@ -283,29 +283,41 @@ func (e *Engine) Login(ctx context.Context, username, pw string, cl Client) (*Gr
 	return e.LoginFor(ctx, e.FirstParty(), username, pw, cl)
 }
 
-// LoginFor checks the credentials and starts a new session for gr. Every failure of
-// the credentials themselves is ErrInvalidCredentials and costs one
-// password hash, whether or not the user exists. The brute-force defence
-// runs first: a refused attempt (*RateLimitError) never reaches the hash,
-// so it is no oracle for the password.
+// LoginFor checks the credentials (Authenticate) and starts a new session
+// for gr.
 func (e *Engine) LoginFor(ctx context.Context, gr Grantee, username, pw string, cl Client) (*Grant, error) {
 	if gr.ClientID == "" {
 		return nil, fmt.Errorf("%w: no client", ErrInvalidInput)
 	}
+	u, err := e.Authenticate(ctx, username, pw, cl)
+	if err != nil {
+		return nil, err
+	}
+	return e.start(ctx, gr, u, cl, e.clock.Now())
+}
+
+// Authenticate checks the credentials and returns the user they prove,
+// without starting a session: the provider's login page authenticates
+// first and starts the session once the user has consented (Start). Every
+// failure of the credentials themselves is ErrInvalidCredentials and costs
+// one password hash, whether or not the user exists. The brute-force
+// defence runs first: a refused attempt (*RateLimitError) never reaches
+// the hash, so it is no oracle for the password.
+func (e *Engine) Authenticate(ctx context.Context, username, pw string, cl Client) (store.User, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return store.User{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
 	if len(pw) == 0 || len(pw) > password.MaxBytes {
-		return nil, fmt.Errorf("%w: password length", ErrInvalidInput)
+		return store.User{}, fmt.Errorf("%w: password length", ErrInvalidInput)
 	}
 	now := e.clock.Now()
 	if err := e.allow(ctx, cl, name, now); err != nil {
-		return nil, err
+		return store.User{}, err
 	}
 	u, err := e.store.UserByUsername(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("session: login: %w", err)
+		return store.User{}, fmt.Errorf("session: login: %w", err)
 	}
 	found := err == nil
 	var ok bool
@@ -321,7 +333,7 @@ func (e *Engine) LoginFor(ctx context.Context, gr Grantee, username, pw string, 
 		}
 	})
 	if herr != nil {
-		return nil, herr
+		return store.User{}, herr
 	}
 	if pad > 0 {
 		// A hash older than the current parameters failed: the answer
@@ -338,14 +350,33 @@ func (e *Engine) LoginFor(ctx context.Context, gr Grantee, username, pw string, 
 			detail = "user disabled"
 		}
 		e.credentialFailure(ctx, "login_failure", u.ID, name, detail, cl, now)
-		return nil, ErrInvalidCredentials
+		return store.User{}, ErrInvalidCredentials
 	}
 	e.limitSuccess(ctx, cl, name, now)
 	if e.hasher.NeedsRehash(u.PasswordHash) {
 		e.rehash(ctx, u, pw)
 	}
+	return u, nil
+}
 
-	return e.start(ctx, gr, u, cl, now)
+// Start opens a session of gr for the user Authenticate returned at
+// authTime (the auth_time claim, OpenID Connect Core §2). The user is read
+// again: one disabled, deleted or whose password changed since then
+// (another CredentialVersion) gets no session, ErrInvalidCredentials.
+func (e *Engine) Start(ctx context.Context, gr Grantee, authenticated store.User, authTime time.Time, cl Client) (*Grant, error) {
+	if gr.ClientID == "" {
+		return nil, fmt.Errorf("%w: no client", ErrInvalidInput)
+	}
+	u, err := e.store.UserByID(ctx, authenticated.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrInvalidCredentials
+	case err != nil:
+		return nil, fmt.Errorf("session: start: %w", err)
+	case u.Disabled || u.CredentialVersion != authenticated.CredentialVersion:
+		return nil, ErrInvalidCredentials
+	}
+	return e.start(ctx, gr, u, cl, authTime)
 }
 
 // wait sleeps for d of real time, or until ctx ends. It is real time on
@@ -410,19 +441,20 @@ func (e *Engine) limitSuccess(ctx context.Context, cl Client, name string, now t
 	}
 }
 
-// start opens a new session of gr for u, who has just proved who they are,
-// and hands out its first tokens.
-func (e *Engine) start(ctx context.Context, gr Grantee, u store.User, cl Client, now time.Time) (*Grant, error) {
+// start opens a new session of gr for u, who proved who they are at
+// authTime, and hands out its first tokens.
+func (e *Engine) start(ctx context.Context, gr Grantee, u store.User, cl Client, authTime time.Time) (*Grant, error) {
+	now := e.clock.Now()
 	s := store.Session{
 		ID:                newID(),
 		UserID:            u.ID,
 		ClientID:          gr.ClientID,
 		Audience:          gr.Audience,
 		Scope:             gr.Scope,
-		AuthTime:          now,
+		AuthTime:          authTime,
 		CreatedAt:         now,
 		LastUsedAt:        now,
-		ExpiresAt:         now.Add(e.cfg.Lifetime),
+		ExpiresAt:         authTime.Add(e.cfg.Lifetime),
 		CreatedIP:         cl.IP,
 		CreatedUserAgent:  cl.UserAgent,
 		LastIP:            cl.IP,

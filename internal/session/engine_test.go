@@ -515,3 +515,64 @@ func TestLoginForGrantee(t *testing.T) {
 		t.Fatalf("a grant to no client: %v", err)
 	}
 }
+
+// TestAuthenticateThenStart: the provider authenticates on its login page
+// and starts the session only after consent. What happened to the account
+// in between decides whether a session starts at all.
+func TestAuthenticateThenStart(t *testing.T) {
+	gr := session.Grantee{ClientID: "client-2", Scope: "openid"}
+	for _, tt := range []struct {
+		name    string
+		between func(t *testing.T, f *fixture, u session.User)
+		wantErr error
+	}{
+		{"nothing happened", func(*testing.T, *fixture, session.User) {}, nil},
+		{"user disabled", func(t *testing.T, f *fixture, u session.User) {
+			if _, err := f.Engine.SetDisabled(context.Background(), session.CLI, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}, session.ErrInvalidCredentials},
+		{"password changed", func(t *testing.T, f *fixture, u session.User) {
+			if _, err := f.Engine.SetPassword(context.Background(), session.CLI, u.ID, "another long passphrase"); err != nil {
+				t.Fatal(err)
+			}
+		}, session.ErrInvalidCredentials},
+		{"user deleted", func(t *testing.T, f *fixture, u session.User) {
+			if err := f.Engine.DeleteUser(context.Background(), session.CLI, u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, session.ErrInvalidCredentials},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, grace, cheap)
+			withUser(t, f)
+			ctx := context.Background()
+			u, err := f.Engine.Authenticate(ctx, user, pass, session.Client{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := f.Engine.OwnSessions(ctx, u.ID); len(n) != 0 {
+				t.Fatalf("Authenticate started %d sessions", len(n))
+			}
+			authTime := f.Clock.Now()
+			f.Clock.Advance(30 * time.Second) // the user reads the consent page
+			tt.between(t, f, u)
+			g, err := f.Engine.Start(ctx, gr, u, authTime, session.Client{IP: "192.0.2.9", UserAgent: "Firefox"})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Start = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if !g.Session.AuthTime.Equal(authTime) || g.Session.ClientID != gr.ClientID || g.Session.CreatedIP != "192.0.2.9" ||
+				!g.Session.ExpiresAt.Equal(authTime.Add(maxAge)) {
+				t.Fatalf("session %+v: want auth_time %v, client %q, lifetime from auth_time", g.Session, authTime, gr.ClientID)
+			}
+		})
+	}
+	f := newFixture(t, grace, cheap)
+	withUser(t, f)
+	if _, err := f.Engine.Authenticate(context.Background(), user, "wrong password", session.Client{}); !errors.Is(err, session.ErrInvalidCredentials) {
+		t.Fatalf("a wrong password: %v", err)
+	}
+}

@@ -148,12 +148,27 @@ type AuditEvent struct {
 	Detail    string
 }
 
-// SigningKey is one access-token signing key and its life cycle: published
-// from CreatedAt, signing from ActivatesAt until RetiresAt, published until
+// Signing key purposes. Each is a rotation lineage of its own: adding a
+// key retires only unretired keys of its purpose, and the compare-and-set
+// that adds it looks at the newest key of its purpose alone.
+const (
+	// PurposeAccess keys sign access tokens; every key stored before
+	// purposes existed is one.
+	PurposeAccess = "access"
+	// PurposeID keys sign the OpenID Connect provider's ID tokens.
+	PurposeID = "id"
+)
+
+// SigningKey is one token signing key and its life cycle: published from
+// CreatedAt, signing from ActivatesAt until RetiresAt, published until
 // ExpiresAt so tokens it signed keep verifying until they expire.
 type SigningKey struct {
 	KID string
 	Alg string // ES256, EdDSA or RS256
+	// Purpose is PurposeAccess or PurposeID; empty is PurposeAccess
+	// (PurposeOrAccess). Backends store and return it as given, the empty
+	// string as PurposeAccess.
+	Purpose string
 	// Private is the PKCS #8 DER, or, with a key-encryption key
 	// configured, that DER sealed by the keyring (token.Encryption): the
 	// store keeps whichever bytes it is given.
@@ -162,6 +177,14 @@ type SigningKey struct {
 	ActivatesAt time.Time
 	RetiresAt   time.Time // zero: not retired
 	ExpiresAt   time.Time // zero: published indefinitely
+}
+
+// PurposeOrAccess is k.Purpose, or PurposeAccess when it is empty.
+func (k SigningKey) PurposeOrAccess() string {
+	if k.Purpose == "" {
+		return PurposeAccess
+	}
+	return k.Purpose
 }
 
 // KeyReseal replaces one signing key's stored private bytes: Old is what
@@ -306,6 +329,12 @@ type AuthCode struct {
 	ExpiresAt     time.Time
 	// RedeemedAt is when the code was exchanged; zero until then.
 	RedeemedAt time.Time
+	// Grant is the session's first tokens, sealed under a key derived
+	// from the code itself (see internal/sealed), which the store does
+	// not hold. RedeemCode hands it to the one redeemer and clears it, so
+	// a code that leaks afterwards (browser history, a Referer, a log)
+	// opens nothing even together with a copy of the database.
+	Grant []byte
 }
 
 // PushedRequest is a pushed authorization request (RFC 9126): the

@@ -13,7 +13,7 @@ import (
 )
 
 const codeColumns = `hash, client_id, user_id, session_id, redirect_uri, scope, audience,
-	code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at`
+	code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_blob`
 
 func scanCode(row pgx.Row) (store.AuthCode, error) {
 	var (
@@ -21,7 +21,7 @@ func scanCode(row pgx.Row) (store.AuthCode, error) {
 		redeemed pgtype.Timestamptz
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI, &c.Scope, &c.Audience,
-		&c.CodeChallenge, &c.Nonce, &c.AuthTime, &c.CreatedAt, &c.ExpiresAt, &redeemed); err != nil {
+		&c.CodeChallenge, &c.Nonce, &c.AuthTime, &c.CreatedAt, &c.ExpiresAt, &redeemed, &c.Grant); err != nil {
 		return store.AuthCode{}, formatError(err)
 	}
 	c.AuthTime, c.CreatedAt, c.ExpiresAt = c.AuthTime.UTC(), c.CreatedAt.UTC(), c.ExpiresAt.UTC()
@@ -32,18 +32,20 @@ func scanCode(row pgx.Row) (store.AuthCode, error) {
 // CreateCode inserts c. Returns ErrConflict if the hash is taken.
 func (db *DB) CreateCode(ctx context.Context, c store.AuthCode) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeColumns+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 		c.Hash, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, c.Scope, list(c.Audience),
-		c.CodeChallenge, c.Nonce, ts(c.AuthTime), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.RedeemedAt))
+		c.CodeChallenge, c.Nonce, ts(c.AuthTime), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.RedeemedAt), c.Grant)
 	return formatError(err)
 }
 
-// RedeemCode marks the code with the hash redeemed at now and returns it.
-// The UPDATE only touches a code not yet redeemed: of concurrent calls, on
-// any node, the first takes the row lock; the others wait for it and, at
-// READ COMMITTED, re-check the WHERE against the committed row, find it
-// redeemed and update nothing. They then read the code as redeemed and get
-// it with ErrAlreadySpent. Returns ErrNotFound for an unknown hash.
+// RedeemCode marks the code with the hash redeemed at now, clears its
+// grant and returns it as it was. The locking read and the UPDATE only
+// touch a code not yet redeemed: of concurrent calls, on any node, the
+// first takes the row lock; the others wait for it and, at READ
+// COMMITTED, re-check the WHERE against the committed row, find it
+// redeemed and update nothing. They then read the code as redeemed (its
+// grant cleared) and get it with ErrAlreadySpent. Returns ErrNotFound for
+// an unknown hash.
 func (db *DB) RedeemCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
 	if now.IsZero() {
 		// It would be stored as NULL, "not redeemed", and redeemable again.
@@ -52,8 +54,16 @@ func (db *DB) RedeemCode(ctx context.Context, hash []byte, now time.Time) (store
 	var c store.AuthCode
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCode(tx.QueryRow(ctx, `UPDATE auth_codes SET redeemed_at = $1
-			WHERE hash = $2 AND redeemed_at IS NULL RETURNING `+codeColumns, ts(now), hash))
+		c, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes
+			WHERE hash = $1 AND redeemed_at IS NULL FOR UPDATE`, hash))
+		if err == nil {
+			if _, err := tx.Exec(ctx, `UPDATE auth_codes SET redeemed_at = $1, grant_blob = NULL WHERE hash = $2`,
+				ts(now), hash); err != nil {
+				return formatError(err)
+			}
+			c.RedeemedAt = now.UTC()
+			return nil
+		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

@@ -13,9 +13,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
-// SigningKeys returns every stored signing key, oldest activation first.
+// SigningKeys returns every stored signing key, of every purpose, oldest
+// activation first.
 func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT kid, alg, private_key, created_at, activates_at, retires_at, expires_at
+	rows, err := db.pool.Query(ctx, `SELECT kid, alg, purpose, private_key, created_at, activates_at, retires_at, expires_at
 		FROM signing_keys ORDER BY activates_at, created_at, kid`)
 	if err != nil {
 		return nil, formatError(err)
@@ -25,7 +26,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 			k             store.SigningKey
 			retires, exps pgtype.Timestamptz
 		)
-		if err := row.Scan(&k.KID, &k.Alg, &k.Private, &k.CreatedAt, &k.ActivatesAt, &retires, &exps); err != nil {
+		if err := row.Scan(&k.KID, &k.Alg, &k.Purpose, &k.Private, &k.CreatedAt, &k.ActivatesAt, &retires, &exps); err != nil {
 			return k, formatError(err)
 		}
 		k.CreatedAt, k.ActivatesAt, k.RetiresAt, k.ExpiresAt = k.CreatedAt.UTC(), k.ActivatesAt.UTC(), fromTS(retires), fromTS(exps)
@@ -33,39 +34,45 @@ func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	})
 }
 
-// AddSigningKey inserts k, provided the newest key (by activates_at,
-// then created_at, then kid bytewise: the column is COLLATE "C") is still
-// after ("" meaning no key at all), and in the same transaction schedules
-// every key that has not been retired yet to retire when k activates and
-// to be unpublished keep after that (long enough for every token it signed
-// to expire). It returns ErrConflict, writing nothing, on a duplicate kid
-// or when another key was added since the caller looked.
+// AddSigningKey inserts k, provided the newest key of k's purpose (by
+// activates_at, then created_at, then kid bytewise: the column is COLLATE
+// "C") is still after ("" meaning no key of that purpose at all), and in
+// the same transaction schedules every key of that purpose that has not
+// been retired yet to retire when k activates and to be unpublished keep
+// after that (long enough for every token it signed to expire); keys of
+// the other purpose are left alone. An empty k.Purpose is
+// store.PurposeAccess. It returns ErrConflict, writing nothing, on a
+// duplicate kid or when another key of its purpose was added since the
+// caller looked.
 //
 // The table lock (SHARE ROW EXCLUSIVE conflicts with itself, not with
 // readers) makes the check and the insert one step across nodes: without
 // it two nodes could both find the same newest key, READ COMMITTED showing
-// neither the other's uncommitted insert, and both add theirs.
+// neither the other's uncommitted insert, and both add theirs. It is taken
+// whatever the purpose: rotations are rare, and one lock is simpler to
+// reason about than one per lineage.
 func (db *DB) AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error {
+	purpose := k.PurposeOrAccess()
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}
 		var newest string
-		err := tx.QueryRow(ctx, `SELECT kid FROM signing_keys
-			ORDER BY activates_at DESC, created_at DESC, kid DESC LIMIT 1`).Scan(&newest)
+		err := tx.QueryRow(ctx, `SELECT kid FROM signing_keys WHERE purpose = $1
+			ORDER BY activates_at DESC, created_at DESC, kid DESC LIMIT 1`, purpose).Scan(&newest)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		if newest != after {
-			return fmt.Errorf("%w: the newest signing key is %q, not %q", store.ErrConflict, newest, after)
+			return fmt.Errorf("%w: the newest %s signing key is %q, not %q", store.ErrConflict, purpose, newest, after)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retires_at = $1, expires_at = $2
-			WHERE retires_at IS NULL AND activates_at <= $1`,
-			k.ActivatesAt, k.ActivatesAt.Add(keep)); err != nil {
+			WHERE purpose = $3 AND retires_at IS NULL AND activates_at <= $1`,
+			k.ActivatesAt, k.ActivatesAt.Add(keep), purpose); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at, retires_at, expires_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7)`, k.KID, k.Alg, k.Private, ts(k.CreatedAt), ts(k.ActivatesAt), ts(k.RetiresAt), ts(k.ExpiresAt))
+		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (kid, alg, purpose, private_key, created_at, activates_at, retires_at, expires_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, k.KID, k.Alg, purpose, k.Private, ts(k.CreatedAt), ts(k.ActivatesAt), ts(k.RetiresAt), ts(k.ExpiresAt))
 		return err
 	})
 }

@@ -12,7 +12,7 @@ import (
 )
 
 const codeColumns = `hash, client_id, user_id, session_id, redirect_uri, scope, audience,
-	code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at`
+	code_challenge, nonce, auth_time, created_at, expires_at, redeemed_at, grant_blob`
 
 func scanCode(row scanner) (store.AuthCode, error) {
 	var (
@@ -21,7 +21,7 @@ func scanCode(row scanner) (store.AuthCode, error) {
 		authTime, created, expires, redeemed sql.NullInt64
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.SessionID, &c.RedirectURI, &c.Scope, &audience,
-		&c.CodeChallenge, &c.Nonce, &authTime, &created, &expires, &redeemed); err != nil {
+		&c.CodeChallenge, &c.Nonce, &authTime, &created, &expires, &redeemed, &c.Grant); err != nil {
 		return store.AuthCode{}, formatError(err)
 	}
 	if err := json.Unmarshal([]byte(audience), &c.Audience); err != nil {
@@ -33,17 +33,18 @@ func scanCode(row scanner) (store.AuthCode, error) {
 
 // CreateCode inserts c. Returns ErrConflict if the hash is taken.
 func (db *DB) CreateCode(ctx context.Context, c store.AuthCode) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := db.w.ExecContext(ctx, `INSERT INTO auth_codes (`+codeColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.Hash, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, c.Scope, listJSON(c.Audience),
-		c.CodeChallenge, c.Nonce, ts(c.AuthTime), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.RedeemedAt))
+		c.CodeChallenge, c.Nonce, ts(c.AuthTime), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.RedeemedAt), c.Grant)
 	return formatError(err)
 }
 
-// RedeemCode marks the code with the hash redeemed at now and returns it.
-// The UPDATE only touches a code not yet redeemed, and runs in a write
-// transaction (one writer at a time), so of concurrent calls exactly one
-// changes the row; the others find it redeemed and get it with
-// ErrAlreadySpent. Returns ErrNotFound for an unknown hash.
+// RedeemCode marks the code with the hash redeemed at now, clears its
+// grant and returns it as it was. The read and the UPDATE run in one write
+// transaction (one writer at a time), and the UPDATE only touches a code
+// not yet redeemed, so of concurrent calls exactly one changes the row and
+// gets the grant; the others find it redeemed and get it, without the
+// grant, with ErrAlreadySpent. Returns ErrNotFound for an unknown hash.
 func (db *DB) RedeemCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
 	if now.IsZero() {
 		// It would be stored as NULL, "not redeemed", and redeemable again.
@@ -51,15 +52,7 @@ func (db *DB) RedeemCode(ctx context.Context, hash []byte, now time.Time) (store
 	}
 	var c store.AuthCode
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE auth_codes SET redeemed_at = ? WHERE hash = ? AND redeemed_at IS NULL`,
-			ts(now), hash)
-		if err != nil {
-			return formatError(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return formatError(err)
-		}
+		var err error
 		c, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ?`, hash))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("authorization code: %w", store.ErrNotFound)
@@ -67,9 +60,14 @@ func (db *DB) RedeemCode(ctx context.Context, hash []byte, now time.Time) (store
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !c.RedeemedAt.IsZero() {
 			return fmt.Errorf("authorization code: %w", store.ErrAlreadySpent)
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE auth_codes SET redeemed_at = ?, grant_blob = NULL WHERE hash = ?`,
+			ts(now), hash); err != nil {
+			return formatError(err)
+		}
+		c.RedeemedAt = now
 		return nil
 	})
 	if err != nil && !errors.Is(err, store.ErrAlreadySpent) {

@@ -11,9 +11,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
-// SigningKeys returns every stored signing key, oldest activation first.
+// SigningKeys returns every stored signing key, of every purpose, oldest
+// activation first.
 func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT kid, alg, private_key, created_at, activates_at, retires_at, expires_at
+	rows, err := db.r.QueryContext(ctx, `SELECT kid, alg, purpose, private_key, created_at, activates_at, retires_at, expires_at
 		FROM signing_keys ORDER BY activates_at, created_at, kid`)
 	if err != nil {
 		return nil, formatError(err)
@@ -25,7 +26,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 			k                                 store.SigningKey
 			created, activates, retires, exps sql.NullInt64
 		)
-		if err := rows.Scan(&k.KID, &k.Alg, &k.Private, &created, &activates, &retires, &exps); err != nil {
+		if err := rows.Scan(&k.KID, &k.Alg, &k.Purpose, &k.Private, &created, &activates, &retires, &exps); err != nil {
 			return nil, formatError(err)
 		}
 		k.CreatedAt, k.ActivatesAt, k.RetiresAt, k.ExpiresAt = fromTS(created), fromTS(activates), fromTS(retires), fromTS(exps)
@@ -34,33 +35,36 @@ func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	return out, formatError(rows.Err())
 }
 
-// AddSigningKey inserts k, provided the newest key (by activates_at,
-// then created_at, then kid) is still after ("" meaning no key at all),
-// and in the same transaction schedules every key that has not been
-// retired yet to retire when k activates and to be unpublished keep after
-// that (long enough for every token it signed to expire). It returns
+// AddSigningKey inserts k, provided the newest key of k's purpose (by
+// activates_at, then created_at, then kid) is still after ("" meaning no
+// key of that purpose at all), and in the same transaction schedules every
+// key of that purpose that has not been retired yet to retire when k
+// activates and to be unpublished keep after that (long enough for every
+// token it signed to expire); keys of the other purpose are left alone.
+// An empty k.Purpose is store.PurposeAccess. It returns
 // ErrConflict, writing nothing, on a duplicate kid or when another key was
 // added since the caller looked: the check and the insert share one
 // IMMEDIATE transaction, which holds SQLite's write lock from its start,
 // so two processes cannot both pass the check.
 func (db *DB) AddSigningKey(ctx context.Context, k store.SigningKey, keep time.Duration, after string) error {
+	purpose := k.PurposeOrAccess()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var newest string
-		err := tx.QueryRowContext(ctx, `SELECT kid FROM signing_keys
-			ORDER BY activates_at DESC, created_at DESC, kid DESC LIMIT 1`).Scan(&newest)
+		err := tx.QueryRowContext(ctx, `SELECT kid FROM signing_keys WHERE purpose = ?
+			ORDER BY activates_at DESC, created_at DESC, kid DESC LIMIT 1`, purpose).Scan(&newest)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return formatError(err)
 		}
 		if newest != after {
-			return fmt.Errorf("%w: the newest signing key is %q, not %q", store.ErrConflict, newest, after)
+			return fmt.Errorf("%w: the newest %s signing key is %q, not %q", store.ErrConflict, purpose, newest, after)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retires_at = ?, expires_at = ?
-			WHERE retires_at IS NULL AND activates_at <= ?`,
-			ts(k.ActivatesAt), ts(k.ActivatesAt.Add(keep)), ts(k.ActivatesAt)); err != nil {
+			WHERE purpose = ? AND retires_at IS NULL AND activates_at <= ?`,
+			ts(k.ActivatesAt), ts(k.ActivatesAt.Add(keep)), purpose, ts(k.ActivatesAt)); err != nil {
 			return formatError(err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at, retires_at, expires_at)
-			VALUES (?,?,?,?,?,?,?)`, k.KID, k.Alg, k.Private, ts(k.CreatedAt), ts(k.ActivatesAt), ts(k.RetiresAt), ts(k.ExpiresAt))
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, purpose, private_key, created_at, activates_at, retires_at, expires_at)
+			VALUES (?,?,?,?,?,?,?,?)`, k.KID, k.Alg, purpose, k.Private, ts(k.CreatedAt), ts(k.ActivatesAt), ts(k.RetiresAt), ts(k.ExpiresAt))
 		return formatError(err)
 	})
 }

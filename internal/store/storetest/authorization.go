@@ -27,6 +27,7 @@ func code(name, sessionID, userID string, created time.Time) store.AuthCode {
 		AuthTime:      created.Add(-time.Minute),
 		CreatedAt:     created,
 		ExpiresAt:     created.Add(time.Minute),
+		Grant:         []byte("sealed tokens of " + name),
 	}
 }
 
@@ -85,8 +86,15 @@ func mustPutConsent(t *testing.T, s Store, c store.Consent) {
 	}
 }
 
+// redeemed is c as the redeemer gets it; spent is c as a replay gets it,
+// its grant cleared by the redemption.
 func redeemed(c store.AuthCode, at time.Time) store.AuthCode {
 	c.RedeemedAt = at
+	return c
+}
+
+func spent(c store.AuthCode, at time.Time) store.AuthCode {
+	c.RedeemedAt, c.Grant = at, nil
 	return c
 }
 
@@ -109,7 +117,7 @@ func testCodes(t *testing.T, s Store) {
 
 	t.Run("round trip of a code with no audience, challenge or nonce", func(t *testing.T) {
 		c := code("bare", "s1", "u1", at(10))
-		c.Audience, c.CodeChallenge, c.Nonce, c.Scope = nil, "", "", ""
+		c.Audience, c.CodeChallenge, c.Nonce, c.Scope, c.Grant = nil, "", "", "", nil
 		mustCreateCode(t, s, c)
 		got, err := s.RedeemCode(ctx, c.Hash, at(20))
 		if err != nil {
@@ -149,7 +157,7 @@ func testCodes(t *testing.T, s Store) {
 		if !errors.Is(err, store.ErrAlreadySpent) {
 			t.Fatalf("RedeemCode again: err = %v, want ErrAlreadySpent", err)
 		}
-		if want := redeemed(c, at(20)); !reflect.DeepEqual(normCode(got), normCode(want)) {
+		if want := spent(c, at(20)); !reflect.DeepEqual(normCode(got), normCode(want)) {
 			t.Errorf("replay returned %+v\nwant          %+v", got, want)
 		}
 		if _, err := s.RedeemCode(ctx, c.Hash, at(40)); !errors.Is(err, store.ErrAlreadySpent) {
@@ -199,10 +207,15 @@ func testRedeemCodeConcurrent(t *testing.T, s Store) {
 			got[i], err = s.RedeemCode(ctx, c.Hash, at(20+i))
 			return err
 		})
-		want := redeemed(c, at(20+winner))
+		// Only the winner gets the grant; the others see the code as the
+		// winner left it.
 		for i := range n {
+			want := spent(c, at(20+winner))
+			if i == winner {
+				want = redeemed(c, at(20+winner))
+			}
 			if !reflect.DeepEqual(normCode(got[i]), normCode(want)) {
-				t.Errorf("round %d: redemption %d returned %+v\nwant the winner's %+v", round, i, got[i], want)
+				t.Errorf("round %d: redemption %d returned %+v\nwant %+v", round, i, got[i], want)
 			}
 		}
 	}

@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Audit", testAudit},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysConcurrent", testSigningKeysConcurrent},
+		{"SigningKeyPurposes", testSigningKeyPurposes},
+		{"SigningKeyPurposesConcurrent", testSigningKeyPurposesConcurrent},
 		{"Secret", testSecret},
 		{"Clients", testClients},
 		{"UpdateClient", testUpdateClient},
@@ -1226,7 +1228,7 @@ func testSigningKeys(t *testing.T, s Store) {
 	ctx := context.Background()
 	const keep = time.Hour
 	key := func(kid string, activates time.Time) store.SigningKey {
-		return store.SigningKey{KID: kid, Alg: "ES256", Private: []byte("der-" + kid),
+		return store.SigningKey{KID: kid, Alg: "ES256", Purpose: store.PurposeAccess, Private: []byte("der-" + kid),
 			CreatedAt: activates.Add(-10 * time.Minute), ActivatesAt: activates}
 	}
 	keys := func(t *testing.T) map[string]store.SigningKey {
@@ -1410,6 +1412,176 @@ func testSigningKeysConcurrent(t *testing.T, s Store) {
 			t.Fatalf("round %d: %d keys stored, want %d", round, len(ks), round+1)
 		}
 		after = won[0]
+	}
+}
+
+// testSigningKeyPurposes: access and id keys are two rotation lineages in
+// one table. Adding a key of one purpose retires none of the other, and
+// the compare-and-set looks at the newest key of the added key's purpose
+// only, however the two lineages' activation times interleave.
+func testSigningKeyPurposes(t *testing.T, s Store) {
+	ctx := context.Background()
+	const keep = time.Hour
+	key := func(kid, purpose string, activates time.Time) store.SigningKey {
+		return store.SigningKey{KID: kid, Alg: "ES256", Purpose: purpose, Private: []byte("der-" + kid),
+			CreatedAt: activates.Add(-10 * time.Minute), ActivatesAt: activates}
+	}
+	retired := func(k store.SigningKey, at time.Time) store.SigningKey {
+		k.RetiresAt, k.ExpiresAt = at, at.Add(keep)
+		return k
+	}
+	keys := func(t *testing.T) map[string]store.SigningKey {
+		t.Helper()
+		ks, err := s.SigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]store.SigningKey{}
+		for i, k := range ks {
+			if i > 0 && k.ActivatesAt.Before(ks[i-1].ActivatesAt) {
+				t.Errorf("SigningKeys not in activation order: %s before %s", ks[i-1].KID, k.KID)
+			}
+			m[k.KID] = normKey(k)
+		}
+		return m
+	}
+	const access, id = store.PurposeAccess, store.PurposeID
+
+	// a0 is written without a purpose: it is an access key, read back as
+	// one. i2 activates after every access key, so the newest key of the
+	// whole table is an id key from then on.
+	a0 := key("a0", "", at(0))
+	a0read := a0
+	a0read.Purpose = access
+	a1, i1, i2, a2 := key("a1", access, at(1000)), key("i1", id, at(500)), key("i2", id, at(5000)), key("a2", access, at(2000))
+	steps := []struct {
+		name    string
+		add     store.SigningKey
+		after   string
+		wantErr error
+		want    map[string]store.SigningKey
+	}{
+		{"first access key, without a purpose", a0, "", nil, map[string]store.SigningKey{"a0": a0read}},
+		{"first id key after no id key", i1, "", nil, map[string]store.SigningKey{"a0": a0read, "i1": i1}},
+		{"id key after the newest access key writes nothing", key("i1b", id, at(600)), "a0", store.ErrConflict,
+			map[string]store.SigningKey{"a0": a0read, "i1": i1}},
+		{"access key after the newest id key writes nothing", a1, "i1", store.ErrConflict,
+			map[string]store.SigningKey{"a0": a0read, "i1": i1}},
+		{"second access key retires only the access key", a1, "a0", nil,
+			map[string]store.SigningKey{"a0": retired(a0read, a1.ActivatesAt), "i1": i1, "a1": a1}},
+		{"second id key retires only the id key", i2, "i1", nil,
+			map[string]store.SigningKey{"a0": retired(a0read, a1.ActivatesAt), "i1": retired(i1, i2.ActivatesAt), "a1": a1, "i2": i2}},
+		{"access key after the table's newest key, an id key, writes nothing", a2, "i2", store.ErrConflict,
+			map[string]store.SigningKey{"a0": retired(a0read, a1.ActivatesAt), "i1": retired(i1, i2.ActivatesAt), "a1": a1, "i2": i2}},
+		{"access key after the newest access key", a2, "a1", nil,
+			map[string]store.SigningKey{"a0": retired(a0read, a1.ActivatesAt), "i1": retired(i1, i2.ActivatesAt),
+				"a1": retired(a1, a2.ActivatesAt), "i2": i2, "a2": a2}},
+		{"kid taken by a key of the other purpose writes nothing", key("a2", id, at(6000)), "i2", store.ErrConflict,
+			map[string]store.SigningKey{"a0": retired(a0read, a1.ActivatesAt), "i1": retired(i1, i2.ActivatesAt),
+				"a1": retired(a1, a2.ActivatesAt), "i2": i2, "a2": a2}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := s.AddSigningKey(ctx, st.add, keep, st.after); !errors.Is(err, st.wantErr) {
+				t.Fatalf("AddSigningKey(%s, %q): err = %v, want %v", st.add.KID, st.add.Purpose, err, st.wantErr)
+			}
+			if got := keys(t); !reflect.DeepEqual(got, st.want) {
+				t.Errorf("keys\n got  %+v\n want %+v", got, st.want)
+			}
+		})
+	}
+
+	t.Run("delete expired spans purposes", func(t *testing.T) {
+		// a0 is unpublished at 1000+keep, i1 at 5000+keep.
+		if err := s.DeleteExpiredSigningKeys(ctx, at(5001).Add(keep)); err != nil {
+			t.Fatal(err)
+		}
+		got := keys(t)
+		for _, kid := range []string{"a0", "i1", "a1"} {
+			if _, ok := got[kid]; ok {
+				t.Errorf("%s expired but not deleted", kid)
+			}
+		}
+		for _, kid := range []string{"i2", "a2"} {
+			if _, ok := got[kid]; !ok {
+				t.Errorf("%s deleted before it expired", kid)
+			}
+		}
+	})
+
+	t.Run("reseal spans purposes", func(t *testing.T) {
+		n, err := s.ResealSigningKeys(ctx, []store.KeyReseal{
+			{KID: "i2", Old: []byte("der-i2"), New: []byte("sealed-i2")},
+			{KID: "a2", Old: []byte("der-a2"), New: []byte("sealed-a2")},
+		})
+		if err != nil || n != 2 {
+			t.Fatalf("ResealSigningKeys = %d, %v; want 2 rows changed", n, err)
+		}
+		got := keys(t)
+		if !bytes.Equal(got["i2"].Private, []byte("sealed-i2")) || got["i2"].Purpose != id ||
+			!bytes.Equal(got["a2"].Private, []byte("sealed-a2")) || got["a2"].Purpose != access {
+			t.Errorf("after reseal: i2 %+v, a2 %+v", got["i2"], got["a2"])
+		}
+	})
+}
+
+// testSigningKeyPurposesConcurrent: nodes starting together on an empty
+// table each try to create the first access key and the first id key at
+// once; exactly one of each purpose is added, the two compare-and-sets
+// not standing in each other's way.
+func testSigningKeyPurposesConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	const n = 8 // per purpose
+	purposes := []string{store.PurposeAccess, store.PurposeID}
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		mu      sync.Mutex
+		won     = map[string][]string{}
+		unusual []error
+	)
+	for _, p := range purposes {
+		for i := range n {
+			kid := fmt.Sprintf("%s-%d", p, i)
+			k := store.SigningKey{KID: kid, Alg: "ES256", Purpose: p, Private: []byte("der-" + kid),
+				CreatedAt: at(0), ActivatesAt: at(i)}
+			wg.Go(func() {
+				<-start
+				err := s.AddSigningKey(ctx, k, time.Hour, "")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won[p] = append(won[p], kid)
+				case !errors.Is(err, store.ErrConflict):
+					unusual = append(unusual, err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	if len(unusual) > 0 {
+		t.Fatalf("errors other than ErrConflict: %v", unusual)
+	}
+	for _, p := range purposes {
+		if len(won[p]) != 1 {
+			t.Errorf("%d first %s keys added (%v), want exactly 1", len(won[p]), p, won[p])
+		}
+	}
+	ks, err := s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, k := range ks {
+		count[k.Purpose]++
+		if !k.RetiresAt.IsZero() {
+			t.Errorf("%s retired by a first key", k.KID)
+		}
+	}
+	if count[store.PurposeAccess] != 1 || count[store.PurposeID] != 1 || len(ks) != 2 {
+		t.Errorf("stored %v, want one key of each purpose", count)
 	}
 }
 

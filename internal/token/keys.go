@@ -58,14 +58,19 @@ var ErrRotationConflict = errors.New("another rotation happened first")
 // contract, which every backend is held to by the conformance suite
 // (storetest).
 type KeyStore interface {
-	// SigningKeys returns every stored key, oldest activation first.
+	// SigningKeys returns every stored key, of every purpose, each with
+	// its Purpose (store.PurposeAccess for a key stored without one),
+	// oldest activation first.
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	// AddSigningKey stores k and, atomically, retires every unretired key
+	// of k's purpose (an empty k.Purpose being store.PurposeAccess)
 	// activated no later than k at k.ActivatesAt, keeping it published for
-	// keep after that, provided the newest key (by ActivatesAt, then
-	// CreatedAt, then kid compared byte by byte) is still after ("" for an
-	// empty table); otherwise, the newest key being another or k's kid
-	// taken, it returns store.ErrConflict and writes nothing. This
+	// keep after that, provided the newest key of that purpose (by
+	// ActivatesAt, then CreatedAt, then kid compared byte by byte) is
+	// still after ("" for no key of that purpose); otherwise, the newest
+	// key being another or k's kid taken, it returns store.ErrConflict and
+	// writes nothing. Keys of another purpose are neither retired nor
+	// compared with: each purpose is a rotation lineage of its own. This
 	// compare-and-set is what lets several nodes share one store: of those
 	// that saw the same newest key and decided to add one, exactly one
 	// does.

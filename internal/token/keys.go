@@ -1,8 +1,16 @@
 // Package token issues access tokens (JWTs per RFC 9068) and manages the
-// keys that sign them. It does not verify them: the guard package does,
-// for Gatehouse's own endpoints as for every resource server, so that
-// there is one verification to get right (internal/guardkeys hands it
-// this package's keys).
+// keys that sign them and the OpenID Connect provider's ID tokens. It does
+// not verify access tokens: the guard package does, for Gatehouse's own
+// endpoints as for every resource server, so that there is one
+// verification to get right (internal/guardkeys hands it this package's
+// access keys).
+//
+// Keys have a purpose, each a rotation lineage of its own with a keyring
+// of its own: access keys (PurposeAccess) sign access tokens with the JOSE
+// typ "at+jwt", ID-token keys (PurposeID) sign ID tokens with typ "JWT".
+// A key's typ is fixed by its purpose, so no key signs both kinds, and a
+// verifier that checks typ (RFC 8725 §3.11), as the guard does, cannot be
+// handed one for the other. One JWKS publishes both (KeySets).
 //
 // Key life cycle: a key is published in the JWKS from the moment it is
 // created, starts signing at ActivatesAt (so verifiers that cache the JWKS
@@ -28,6 +36,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
@@ -44,6 +53,35 @@ const (
 
 // Algorithms lists the algorithms Gatehouse signs and verifies with.
 var Algorithms = []string{ES256, EdDSA, RS256}
+
+// Key purposes: a keyring holds, signs with and rotates the keys of one.
+const (
+	// PurposeAccess keys sign access tokens (typ TypeAccessToken).
+	PurposeAccess = store.PurposeAccess
+	// PurposeID keys sign OpenID Connect ID tokens (typ TypeIDToken).
+	PurposeID = store.PurposeID
+)
+
+// Purposes lists the key purposes.
+var Purposes = []string{PurposeAccess, PurposeID}
+
+// TypeIDToken is the JOSE "typ" of an ID token: "JWT", as RFC 7519 §5.1
+// recommends, OpenID Connect Core §2 defining none of its own. It differs
+// from TypeAccessToken, so an ID token is never taken for an access token
+// by a verifier that checks typ (RFC 8725 §3.11), nor the other way round
+// by a relying party that does.
+const TypeIDToken = "JWT"
+
+// typeOf returns the JOSE typ the keys of purpose sign with.
+func typeOf(purpose string) (string, error) {
+	switch purpose {
+	case PurposeAccess, "":
+		return TypeAccessToken, nil
+	case PurposeID:
+		return TypeIDToken, nil
+	}
+	return "", fmt.Errorf("token: unknown key purpose %q (want one of %v)", purpose, Purposes)
+}
 
 // ErrNoKey is returned when no signing key is active.
 var ErrNoKey = errors.New("token: no active signing key")
@@ -86,8 +124,11 @@ type KeyStore interface {
 
 // Key is a parsed signing key.
 type Key struct {
-	KID         string
-	Alg         string
+	KID string
+	Alg string
+	// Purpose is PurposeAccess or PurposeID; it fixes the JOSE typ Sign
+	// writes.
+	Purpose     string
 	CreatedAt   time.Time
 	ActivatesAt time.Time
 	RetiresAt   time.Time
@@ -98,6 +139,20 @@ type Key struct {
 
 // Public returns the public half.
 func (k *Key) Public() crypto.PublicKey { return k.private.Public() }
+
+// Sign returns claims signed with k as a compact JWS (RFC 7515 §7.1): alg
+// k.Alg, kid k.KID, and typ TypeAccessToken for an access key or
+// TypeIDToken for an ID-token key. claims must marshal, with
+// encoding/json, to a JSON object. ES256 signatures have a low S (see
+// lows.go), as the guard requires. Sign does not look at the time: sign
+// with the key Keyring.Signing returns.
+func (k *Key) Sign(claims any) (string, error) {
+	raw, err := jwt.Signed(k.signer).Claims(claims).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("token: sign: %w", err)
+	}
+	return raw, nil
+}
 
 func (k *Key) signingAt(t time.Time) bool {
 	return !t.Before(k.ActivatesAt) && (k.RetiresAt.IsZero() || t.Before(k.RetiresAt))
@@ -148,6 +203,11 @@ func NewKey(alg string, now, activates time.Time) (store.SigningKey, error) {
 
 // parseKey parses sk, whose Private must already be the plain DER.
 func parseKey(sk store.SigningKey) (*Key, error) {
+	purpose := sk.PurposeOrAccess()
+	typ, err := typeOf(purpose)
+	if err != nil {
+		return nil, fmt.Errorf("token: key %s: %w", sk.KID, err)
+	}
 	raw, err := x509.ParsePKCS8PrivateKey(sk.Private)
 	if err != nil {
 		return nil, fmt.Errorf("token: key %s: %w", sk.KID, err)
@@ -178,25 +238,28 @@ func parseKey(sk store.SigningKey) (*Key, error) {
 	}
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Alg), Key: signingKey},
-		(&jose.SignerOptions{}).WithType(TypeAccessToken))
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
 		return nil, fmt.Errorf("token: key %s: %w", sk.KID, err)
 	}
-	return &Key{KID: sk.KID, Alg: sk.Alg, CreatedAt: sk.CreatedAt, ActivatesAt: sk.ActivatesAt, RetiresAt: sk.RetiresAt,
+	return &Key{KID: sk.KID, Alg: sk.Alg, Purpose: purpose, CreatedAt: sk.CreatedAt, ActivatesAt: sk.ActivatesAt, RetiresAt: sk.RetiresAt,
 		ExpiresAt: sk.ExpiresAt, private: priv, signer: signer}, nil
 }
 
-// Keyring holds the parsed keys and reloads them from the store, so a
-// rotation made by another process (the CLI, another node) is picked up:
-// every node over one store publishes the same JWKS at most the reload
-// interval after a change, and finds a new key at once when a token names
-// it (see Lookup).
+// Keyring holds the parsed keys of one purpose and reloads them from the
+// store, so a rotation made by another process (the CLI, another node) is
+// picked up: every node over one store publishes the same JWKS at most the
+// reload interval after a change, and finds a new key at once when a token
+// names it (see Lookup). Keys of another purpose in the same store are
+// not its own: it neither loads, publishes, signs with, rotates nor
+// reseals them.
 type Keyring struct {
-	ks     KeyStore
-	clock  clock.Clock
-	keep   time.Duration
-	reload time.Duration
-	seal   *sealer
+	purpose string
+	ks      KeyStore
+	clock   clock.Clock
+	keep    time.Duration
+	reload  time.Duration
+	seal    *sealer
 
 	mu       sync.RWMutex
 	keys     []*Key
@@ -216,11 +279,11 @@ const (
 	DefaultReload = 10 * time.Second
 )
 
-// NewKeyring returns a keyring over ks that stores private keys
-// unencrypted. keep is how long a retired key stays published: the
-// access-token lifetime plus the verifiers' leeway. reload bounds how
-// stale the in-memory copy may be; it is clamped to [MinReload,
-// MaxReload], and 0 means DefaultReload.
+// NewKeyring returns the access-token keyring (PurposeAccess) over ks,
+// which stores private keys unencrypted. keep is how long a retired key
+// stays published: the access-token lifetime plus the verifiers' leeway.
+// reload bounds how stale the in-memory copy may be; it is clamped to
+// [MinReload, MaxReload], and 0 means DefaultReload.
 func NewKeyring(ks KeyStore, c clock.Clock, keep, reload time.Duration) *Keyring {
 	r, err := NewEncryptedKeyring(ks, c, keep, reload, Encryption{})
 	if err != nil {
@@ -233,6 +296,19 @@ func NewKeyring(ks KeyStore, c clock.Clock, keep, reload time.Duration) *Keyring
 // enc says. Call Prepare before use: it checks the stored keys open and
 // encrypts those that are not yet.
 func NewEncryptedKeyring(ks KeyStore, c clock.Clock, keep, reload time.Duration, enc Encryption) (*Keyring, error) {
+	return NewEncryptedKeyringFor(PurposeAccess, ks, c, keep, reload, enc)
+}
+
+// NewEncryptedKeyringFor is NewEncryptedKeyring for the keys of purpose
+// (PurposeAccess or PurposeID): the keyring of ID-token keys is
+// NewEncryptedKeyringFor(PurposeID, ...), over the same store and with the
+// same encryption as the access keyring. keep is how long its retired keys
+// stay published: the lifetime of the tokens they sign plus the
+// verifiers' leeway.
+func NewEncryptedKeyringFor(purpose string, ks KeyStore, c clock.Clock, keep, reload time.Duration, enc Encryption) (*Keyring, error) {
+	if purpose == "" || !slices.Contains(Purposes, purpose) {
+		return nil, fmt.Errorf("token: unknown key purpose %q (want one of %v)", purpose, Purposes)
+	}
 	s, err := newSealer(enc)
 	if err != nil {
 		return nil, err
@@ -241,14 +317,30 @@ func NewEncryptedKeyring(ks KeyStore, c clock.Clock, keep, reload time.Duration,
 		reload = DefaultReload
 	}
 	reload = min(max(reload, MinReload), MaxReload)
-	return &Keyring{ks: ks, clock: c, keep: keep, reload: reload, seal: s}, nil
+	return &Keyring{purpose: purpose, ks: ks, clock: c, keep: keep, reload: reload, seal: s}, nil
 }
+
+// Purpose is the purpose of the keys this keyring holds.
+func (r *Keyring) Purpose() string { return r.purpose }
 
 // Encrypted reports whether private keys are encrypted at rest.
 func (r *Keyring) Encrypted() bool { return r.seal.encrypts() }
 
-// Prepare brings the stored keys in line with the configured encryption,
-// once at startup: it opens every key, failing on the first that does not
+// own returns the stored keys of the keyring's purpose, in stored order.
+func (r *Keyring) own(stored []store.SigningKey) []store.SigningKey {
+	out := make([]store.SigningKey, 0, len(stored))
+	for _, sk := range stored {
+		if sk.PurposeOrAccess() == r.purpose {
+			out = append(out, sk)
+		}
+	}
+	return out
+}
+
+// Prepare brings the stored keys of the keyring's purpose in line with the
+// configured encryption, once at startup (each keyring over a store
+// prepares its own: the access and the ID-token keyring both must be): it
+// opens every key, failing on the first that does not
 // open (a wrong key_encryption_key stops the process here, before anything
 // could create replacement keys and log everyone out), then, in one
 // transaction, encrypts keys still stored in the clear and re-encrypts
@@ -261,7 +353,7 @@ func (r *Keyring) Prepare(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("token: load keys: %w", err)
 	}
 	var reseal []store.KeyReseal
-	for _, sk := range stored {
+	for _, sk := range r.own(stored) {
 		der, state, err := r.seal.open(sk)
 		if err != nil {
 			return 0, err
@@ -284,7 +376,7 @@ func (r *Keyring) Prepare(ctx context.Context) (int, error) {
 	return n, r.Load(ctx)
 }
 
-// Load reads the keys from the store.
+// Load reads the keys of the keyring's purpose from the store.
 func (r *Keyring) Load(ctx context.Context) error {
 	_, err := r.load(ctx)
 	return err
@@ -299,6 +391,7 @@ func (r *Keyring) load(ctx context.Context) ([]*Key, error) {
 		return nil, fmt.Errorf("token: load keys: %w", err)
 	}
 	now := r.clock.Now()
+	stored = r.own(stored)
 	keys := make([]*Key, 0, len(stored))
 	var edge time.Time
 	for _, sk := range stored {
@@ -326,6 +419,7 @@ func (r *Keyring) load(ctx context.Context) ([]*Key, error) {
 
 // newest returns the kid of the key the store compares AddSigningKey's
 // after with: greatest ActivatesAt, then CreatedAt, then kid; "" for none.
+// keys are one purpose's, as the store compares within a purpose.
 func newest(keys []*Key) string {
 	var best *Key
 	for _, k := range keys {
@@ -493,6 +587,7 @@ func (r *Keyring) rotate(ctx context.Context, alg string, delay time.Duration, a
 	if err != nil {
 		return store.SigningKey{}, err
 	}
+	sk.Purpose = r.purpose
 	sk.Private = r.seal.seal(sk.KID, sk.Private)
 	if err := r.ks.AddSigningKey(ctx, sk, r.keep, after); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -517,13 +612,30 @@ func (r *Keyring) rotate(ctx context.Context, alg string, delay time.Duration, a
 
 // JWKS returns the published public keys as an RFC 7517 key set.
 func (r *Keyring) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
-	keys, err := r.Published(ctx)
-	if err != nil {
-		return jose.JSONWebKeySet{}, err
-	}
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public(), KeyID: k.KID, Algorithm: k.Alg, Use: "sig"})
+	return KeySets{r}.JWKS(ctx)
+}
+
+// KeySets publishes the keys of several keyrings as one RFC 7517 key set:
+// a server has one JWKS URL, at which relying parties find the ID-token
+// keys and resource servers the access keys (KeySets{access, id}). It
+// widens only what is published: a verifier of one kind of token must
+// still trust only the keyring of its kind (guardkeys.FromKeyring of the
+// access keyring, for access tokens), and tell the kinds apart by typ.
+type KeySets []*Keyring
+
+// JWKS returns every keyring's published public keys, keyring by keyring
+// in order. kids are unique across keyrings over one store: the kid is
+// the stored key's primary key.
+func (s KeySets) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	for _, r := range s {
+		keys, err := r.Published(ctx)
+		if err != nil {
+			return jose.JSONWebKeySet{}, err
+		}
+		for _, k := range keys {
+			set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public(), KeyID: k.KID, Algorithm: k.Alg, Use: "sig"})
+		}
 	}
 	return set, nil
 }

@@ -50,7 +50,8 @@ type Issuer struct {
 }
 
 // NewIssuer returns an Issuer for tokens with the given iss and aud that
-// live ttl.
+// live ttl, signed by keys, which must be an access keyring (PurposeAccess;
+// Issue refuses to sign with another).
 func NewIssuer(keys *Keyring, c clock.Clock, issuer string, audience []string, ttl time.Duration) *Issuer {
 	return &Issuer{keys: keys, clock: c, issuer: issuer, audience: audience, ttl: ttl}
 }
@@ -77,6 +78,9 @@ type Subject struct {
 
 // Issue signs a fresh access token and returns it with its jti and expiry.
 func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp time.Time, err error) {
+	if p := i.keys.Purpose(); p != PurposeAccess {
+		return "", "", time.Time{}, fmt.Errorf("token: access tokens are signed by access keys, not %s keys", p)
+	}
 	key, err := i.keys.Signing(ctx)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -111,9 +115,9 @@ func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp tim
 		Scope:     s.Scope,
 		CSRFHash:  s.CSRFHash,
 	}
-	raw, err = jwt.Signed(key.signer).Claims(c).Serialize()
+	raw, err = key.Sign(c)
 	if err != nil {
-		return "", "", time.Time{}, fmt.Errorf("token: sign: %w", err)
+		return "", "", time.Time{}, err
 	}
 	return raw, jti, exp.Truncate(time.Second), nil
 }

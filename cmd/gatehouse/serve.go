@@ -93,7 +93,7 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 	if !a.Keys.Encrypted() {
 		log.Warn("signing keys are stored unencrypted in the database; set key_encryption_key (openssl rand -base64 32) to encrypt them at rest")
 	}
-	if err := a.Keys.Ensure(ctx, cfg.SigningAlg); err != nil {
+	if err := a.EnsureKeys(ctx); err != nil {
 		return err
 	}
 	if err := e.bootstrapAdmin(ctx, a); err != nil {

@@ -115,8 +115,13 @@ func sqliteExists(path string) error {
 
 // App is Gatehouse built from one configuration: every part, once.
 type App struct {
-	DB     Database
+	DB Database
+	// Keys are the access-token signing keys, the only ones the
+	// process's guard trusts; IDKeys the OpenID Connect ID tokens' (typ
+	// JWT), a rotation lineage of their own in the same store. The JWKS
+	// publishes both (token.KeySets).
 	Keys   *token.Keyring
+	IDKeys *token.Keyring
 	Issuer *token.Issuer
 	Engine *session.Engine
 	// Hub publishes the revocation feed; only a serving process runs it
@@ -188,19 +193,33 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 	// Every node rereads the keys at least every DefaultReload, so all
 	// publish the same JWKS within that of a rotation. A backend shared by
 	// several nodes (PostgreSQL) must set Required: see token.Encryption.
-	keys, err := token.NewEncryptedKeyring(db, o.Clock, cfg.AccessTokenTTL+cfg.ClockLeeway, token.DefaultReload,
-		token.Encryption{Key: cfg.KEK, Previous: cfg.PreviousKEK, Required: config.IsPostgres(cfg.Database)})
+	//
+	// The ID-token keys are the same store's, under the same encryption,
+	// with the same reload. They are kept as long: an ID token is never
+	// meant to outlive an access token issued with it, and the provider
+	// fixes its ID tokens' lifetime within that.
+	keep := cfg.AccessTokenTTL + cfg.ClockLeeway
+	enc := token.Encryption{Key: cfg.KEK, Previous: cfg.PreviousKEK, Required: config.IsPostgres(cfg.Database)}
+	keys, err := token.NewEncryptedKeyring(db, o.Clock, keep, token.DefaultReload, enc)
+	if err != nil {
+		_ = db.Close() // err is what went wrong; a close error would hide it
+		return nil, err
+	}
+	idKeys, err := token.NewEncryptedKeyringFor(token.PurposeID, db, o.Clock, keep, token.DefaultReload, enc)
 	if err != nil {
 		_ = db.Close() // err is what went wrong; a close error would hide it
 		return nil, err
 	}
 	// Before anything signs: a wrong key_encryption_key stops here, and
-	// keys stored in the clear (or under the previous key) are sealed.
-	if n, err := keys.Prepare(ctx); err != nil {
-		_ = db.Close() // err is what went wrong; a close error would hide it
-		return nil, err
-	} else if n > 0 {
-		log.Info("signing keys encrypted under key_encryption_key", "keys", n)
+	// keys stored in the clear (or under the previous key) are sealed,
+	// each keyring sealing its own purpose's.
+	for _, r := range []*token.Keyring{keys, idKeys} {
+		if n, err := r.Prepare(ctx); err != nil {
+			_ = db.Close() // err is what went wrong; a close error would hide it
+			return nil, err
+		} else if n > 0 {
+			log.Info("signing keys encrypted under key_encryption_key", "purpose", r.Purpose(), "keys", n)
+		}
 	}
 	issuer := token.NewIssuer(keys, o.Clock, issuerURL, []string{cfg.Audience}, cfg.AccessTokenTTL)
 	// A revoked session's access token passes a verifier until its exp
@@ -248,8 +267,23 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 
 		RevocationWindow: revocationWindow,
 	})
-	return &App{DB: db, Keys: keys, Issuer: issuer, Engine: engine, Hub: hub, Limiter: lim,
+	return &App{DB: db, Keys: keys, IDKeys: idKeys, Issuer: issuer, Engine: engine, Hub: hub, Limiter: lim,
 		Clients: provider.NewRegistry(db, engine, o.Clock), cfg: cfg, clock: o.Clock, log: log}, nil
+}
+
+// EnsureKeys makes sure an access key with signing_alg and an ID-token key
+// with id_token_signing_alg are signing, creating those that are missing
+// (token.Keyring.Ensure). serve calls it once the App is open, before
+// anything signs; the other commands do not, so that listing keys or users
+// never creates one.
+func (a *App) EnsureKeys(ctx context.Context) error {
+	if err := a.Keys.Ensure(ctx, a.cfg.SigningAlg); err != nil {
+		return fmt.Errorf("access-token keys: %w", err)
+	}
+	if err := a.IDKeys.Ensure(ctx, a.cfg.IDTokenSigningAlg); err != nil {
+		return fmt.Errorf("ID-token keys: %w", err)
+	}
+	return nil
 }
 
 // newLimiter builds the login limiter over shared, the limits store
@@ -278,7 +312,8 @@ func newLimiter(ll config.LoginLimits, shared limiter.Store) *limiter.Limiter {
 // newGuard builds a guard that verifies access tokens in this
 // process, for the server's own endpoints and the demo app alike: the
 // same code a separate resource server runs, so the two cannot disagree
-// about a token. Its keys come straight from the keyring, and its
+// about a token. Its keys come straight from the access keyring (never
+// the ID-token keys, though the JWKS publishes both), and its
 // revocations from this process's revocation hub (the in-process form of
 // the feed), so a logout reaches it at once. ctx bounds the feed; serve
 // must run the hub, or the guard fails closed once FeedMaxLag has passed.

@@ -107,6 +107,9 @@ func TestConfigAgreesWithParts(t *testing.T) {
 	if d.SigningAlg != token.ES256 {
 		t.Errorf("default signing_alg %q, want token.ES256", d.SigningAlg)
 	}
+	if d.IDTokenSigningAlg != token.RS256 {
+		t.Errorf("default id_token_signing_alg %q, want token.RS256", d.IDTokenSigningAlg)
+	}
 	if config.KEKSize != token.KEKSize {
 		t.Errorf("config.KEKSize = %d, token.KEKSize = %d", config.KEKSize, token.KEKSize)
 	}

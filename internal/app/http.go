@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
 // surfaces is the HTTP side of a serving App: one edge every request
@@ -74,7 +75,10 @@ func (a *App) Serve(ctx context.Context, so ServeOptions) error {
 	if so.FeedSecret != "" {
 		secret = so.FeedSecret
 	}
-	api, err := authapi.New(authapi.Deps{Engine: a.Engine, Verifier: g, Keys: a.Keys, Edge: e, Feed: a.Hub, Clients: a.Clients,
+	// One JWKS for both kinds of key: resource servers find the access
+	// keys there, relying parties the ID-token keys, and each tells its
+	// tokens by typ (at+jwt, JWT).
+	api, err := authapi.New(authapi.Deps{Engine: a.Engine, Verifier: g, Keys: token.KeySets{a.Keys, a.IDKeys}, Edge: e, Feed: a.Hub, Clients: a.Clients,
 		Log: a.log, Clock: a.clock},
 		authapi.Config{
 			JWKSMaxAge:           cfg.JWKSMaxAge,

@@ -48,6 +48,7 @@ type Config struct {
 
 	Audience           string        `yaml:"audience"`
 	SigningAlg         string        `yaml:"signing_alg"`
+	IDTokenSigningAlg  string        `yaml:"id_token_signing_alg"` // ID tokens' keys, a lineage of their own
 	AccessTokenTTL     time.Duration `yaml:"access_token_ttl"`
 	AccessTokenScope   string        `yaml:"access_token_scope"`
 	ClockLeeway        time.Duration `yaml:"clock_leeway"`
@@ -132,9 +133,9 @@ func (a Argon2) Validate() error {
 	return nil
 }
 
-// SigningAlgorithms are the values signing_alg accepts, in the order its
-// error lists them: token.Algorithms, which a test of the composition root
-// holds them to.
+// SigningAlgorithms are the values signing_alg and id_token_signing_alg
+// accept, in the order their errors list them: token.Algorithms, which a
+// test of the composition root holds them to.
 var SigningAlgorithms = []string{"ES256", "EdDSA", "RS256"}
 
 // KEKSize is the length of a key-encryption key (AES-256): token.KEKSize.
@@ -161,6 +162,7 @@ func Default() Config {
 		Data:                   "./data",
 		MigrateOnStart:         true,
 		SigningAlg:             "ES256",
+		IDTokenSigningAlg:      "RS256", // the one every relying party must support (OpenID Connect Core §15.1)
 		AccessTokenTTL:         5 * time.Minute,
 		AccessTokenScope:       "api",
 		ClockLeeway:            30 * time.Second,
@@ -373,6 +375,9 @@ func (c Config) Resolve(listenAddr string) (Resolved, error) {
 	}
 	if !slices.Contains(SigningAlgorithms, c.SigningAlg) {
 		bad("signing_alg %q must be one of %v", c.SigningAlg, SigningAlgorithms)
+	}
+	if !slices.Contains(SigningAlgorithms, c.IDTokenSigningAlg) {
+		bad("id_token_signing_alg %q must be one of %v", c.IDTokenSigningAlg, SigningAlgorithms)
 	}
 	if err := c.Argon2.Validate(); err != nil {
 		bad("argon2: %v", err)

@@ -107,6 +107,7 @@ func TestPrecedence(t *testing.T) {
 listen: 127.0.0.1:9000
 public_url: https://file.example.com
 signing_alg: EdDSA
+id_token_signing_alg: ES256
 access_token_ttl: 2m
 allowed_origins: [https://a.example.com, https://b.example.com]
 argon2:
@@ -120,12 +121,14 @@ argon2:
 	}{
 		{"file over defaults", nil, func(c *Config) {
 			c.Listen, c.PublicURL, c.SigningAlg, c.AccessTokenTTL = "127.0.0.1:9000", "https://file.example.com", "EdDSA", 2*time.Minute
+			c.IDTokenSigningAlg = "ES256"
 			c.AllowedOrigins = []string{"https://a.example.com", "https://b.example.com"}
 			c.Argon2 = Argon2{MemoryKiB: 65536, Iterations: 3, Parallelism: 1}
 		}},
 		{"environment over file", map[string]string{
 			"GATEHOUSE_LISTEN":                "127.0.0.1:9001",
 			"GATEHOUSE_SIGNING_ALG":           "RS256",
+			"GATEHOUSE_ID_TOKEN_SIGNING_ALG":  "EdDSA",
 			"GATEHOUSE_ACCESS_TOKEN_TTL":      "90s",
 			"GATEHOUSE_SESSION_LIFETIME":      "720h",
 			"GATEHOUSE_ALLOWED_ORIGINS":       " https://c.example.com , ,https://d.example.com:8443",
@@ -135,15 +138,16 @@ argon2:
 			"GATEHOUSE_LOG_FORMAT":            "json",
 			"GATEHOUSE_UNRELATED_SETTING_XYZ": "ignored",
 		}, func(c *Config) {
-			c.Listen, c.PublicURL, c.SigningAlg = "127.0.0.1:9001", "https://file.example.com", "RS256"
+			c.Listen, c.PublicURL, c.SigningAlg, c.IDTokenSigningAlg = "127.0.0.1:9001", "https://file.example.com", "RS256", "EdDSA"
 			c.AccessTokenTTL, c.SessionLifetime = 90*time.Second, 720*time.Hour
 			c.AllowedOrigins = []string{"https://c.example.com", "https://d.example.com:8443"}
 			// iterations from the file, the rest from the environment
 			c.Argon2 = Argon2{MemoryKiB: 131072, Iterations: 3, Parallelism: 4}
 			c.MaxBodyBytes, c.LogFormat = 2048, "json"
 		}},
-		{"empty variable is unset", map[string]string{"GATEHOUSE_LISTEN": ""}, func(c *Config) {
+		{"empty variable is unset", map[string]string{"GATEHOUSE_LISTEN": "", "GATEHOUSE_ID_TOKEN_SIGNING_ALG": ""}, func(c *Config) {
 			c.Listen, c.PublicURL, c.SigningAlg, c.AccessTokenTTL = "127.0.0.1:9000", "https://file.example.com", "EdDSA", 2*time.Minute
+			c.IDTokenSigningAlg = "ES256"
 			c.AllowedOrigins = []string{"https://a.example.com", "https://b.example.com"}
 			c.Argon2 = Argon2{MemoryKiB: 65536, Iterations: 3, Parallelism: 1}
 		}},
@@ -272,6 +276,10 @@ func TestResolveErrors(t *testing.T) {
 		{"argon2 above ceiling", func(c *Config) { c.Argon2.Iterations = 1000 }, "", "argon2"},
 		{"unknown signing_alg", func(c *Config) { c.SigningAlg = "HS256" }, "", "signing_alg"},
 		{"none signing_alg", func(c *Config) { c.SigningAlg = "none" }, "", "signing_alg"},
+		{"unknown id_token_signing_alg", func(c *Config) { c.IDTokenSigningAlg = "HS256" }, "", "id_token_signing_alg"},
+		{"none id_token_signing_alg", func(c *Config) { c.IDTokenSigningAlg = "none" }, "", "id_token_signing_alg"},
+		{"empty id_token_signing_alg", func(c *Config) { c.IDTokenSigningAlg = "" }, "", "id_token_signing_alg"},
+		{"id_token_signing_alg in lower case", func(c *Config) { c.IDTokenSigningAlg = "rs256" }, "", "id_token_signing_alg"},
 		{"empty scope", func(c *Config) { c.AccessTokenScope = "" }, "", "access_token_scope"},
 		{"scope too long", func(c *Config) { c.AccessTokenScope = strings.Repeat("s", MaxClaimBytes+1) }, "", "access_token_scope"},
 		{"audience too long", func(c *Config) { c.Audience = strings.Repeat("a", MaxClaimBytes+1) }, "", "audience"},
@@ -320,11 +328,12 @@ func TestResolveErrors(t *testing.T) {
 func TestResolveReportsEveryError(t *testing.T) {
 	c := Default()
 	c.SigningAlg, c.RefreshGrace, c.LogFormat = "HS256", -1, "xml"
+	c.IDTokenSigningAlg = "PS256"
 	_, err := c.Resolve("127.0.0.1:8080")
 	if err == nil {
 		t.Fatal("Resolve succeeded")
 	}
-	for _, sub := range []string{"signing_alg", "refresh_grace", "log_format"} {
+	for _, sub := range []string{"signing_alg", "id_token_signing_alg", "refresh_grace", "log_format"} {
 		if !strings.Contains(err.Error(), sub) {
 			t.Errorf("error %q does not mention %q", err, sub)
 		}

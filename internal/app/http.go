@@ -10,6 +10,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/authapi"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
+	"github.com/gatehouse-auth/gatehouse/internal/sealed"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
@@ -65,7 +67,8 @@ func (a *App) Serve(ctx context.Context, so ServeOptions) error {
 		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Unbounded:      authapi.IsFeedStream,
-		NoStore:        authapi.PrivatePaths(),
+		NoStore:        append(authapi.PrivatePaths(), provider.PrivatePaths()...),
+		CredentialFree: provider.CredentialFree(),
 		Log:            a.log,
 	})
 	if err != nil {
@@ -90,11 +93,34 @@ func (a *App) Serve(ctx context.Context, so ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	prov, err := a.newProvider(ctx, e)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	api.Register(mux)
+	prov.Register(mux)
 	a.web = &surfaces{edge: e, mux: mux, guard: g, revoked: revoked, api: api}
 	mux.HandleFunc("/", a.web.serveRoot)
 	return nil
+}
+
+// newProvider builds the OAuth 2.0 / OpenID Connect provider on the
+// engine, the registry and the two keyrings. Its sealing key comes from a
+// stored secret every node shares and, with a key-encryption key, is
+// derived under it, as the CSRF key is: a copy of the database alone
+// cannot forge a pending authorization request.
+func (a *App) newProvider(ctx context.Context, e *edge.Edge) (*provider.Provider, error) {
+	secret, err := a.DB.Secret(ctx, "provider", 32)
+	if err != nil {
+		return nil, err
+	}
+	if a.cfg.KEK != nil {
+		secret = sealed.Key(a.cfg.KEK, "gatehouse provider secret v1\x00"+string(secret))
+	}
+	return provider.New(provider.Deps{Sessions: a.Engine, Clients: a.Clients, Store: a.DB, AccessKeys: a.Keys,
+		IDKeys: a.IDKeys, Minter: a.Issuer, Edge: e, Clock: a.clock, Log: a.log, Secret: secret},
+		provider.Config{Issuer: a.cfg.PublicURL})
 }
 
 // Mount serves h at pattern (a ServeMux pattern) behind the same edge as

@@ -12,6 +12,10 @@ func (e *Edge) cors(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o := r.Header.Get("Origin")
 		w.Header().Add("Vary", "Origin")
+		if o != "" && e.free[r.URL.Path] {
+			credentialFree(w, r, h)
+			return
+		}
 		if o == "" || !e.origins[o] {
 			h.ServeHTTP(w, r)
 			return
@@ -32,4 +36,22 @@ func (e *Edge) cors(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// credentialFree answers CORS for a path no cookie authenticates: any
+// origin, no credentials (the browser then sends no cookies and lets the
+// script read no cookie-bound answer), the Authorization header allowed
+// for client credentials and Bearer tokens.
+func credentialFree(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		hd.Set("Access-Control-Allow-Methods", "GET, POST")
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		hd.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	h.ServeHTTP(w, r)
 }

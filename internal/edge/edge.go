@@ -46,6 +46,15 @@ type Config struct {
 	// NoStore lists path prefixes whose answers describe accounts and
 	// sessions: Cache-Control: no-store, so that no cache keeps them.
 	NoStore []string
+	// CredentialFree lists exact paths whose callers authenticate with
+	// what the request itself carries (client credentials, a Bearer
+	// token, a PKCE verifier), never with a cookie: the OAuth token,
+	// introspection, revocation and userinfo endpoints, discovery and the
+	// JWKS. A script on any origin may call them (CORS with
+	// "Access-Control-Allow-Origin: *" and no credentials, as a browser
+	// app that is a public client needs), and the cross-origin defence,
+	// which protects cookie sessions, does not apply to them.
+	CredentialFree []string
 	// Log receives the access log and recovered panics.
 	Log *slog.Logger
 }
@@ -55,6 +64,7 @@ type Edge struct {
 	cfg     Config
 	origins map[string]bool
 	cop     *http.CrossOriginProtection
+	free    map[string]bool // CredentialFree
 }
 
 // New returns an Edge; zero limits get Gatehouse's defaults (a 64 KiB
@@ -75,7 +85,11 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &Edge{cfg: cfg, origins: map[string]bool{}, cop: http.NewCrossOriginProtection()}
+	e := &Edge{cfg: cfg, origins: map[string]bool{}, cop: http.NewCrossOriginProtection(), free: map[string]bool{}}
+	for _, p := range cfg.CredentialFree {
+		e.cop.AddInsecureBypassPattern(p)
+		e.free[p] = true
+	}
 	for _, o := range append([]string{Origin(cfg.PublicURL)}, cfg.AllowedOrigins...) {
 		if err := e.cop.AddTrustedOrigin(o); err != nil {
 			return nil, err

@@ -2,16 +2,65 @@
 // OpenID Connect provider, on the same session engine as the first-party
 // API: every token it issues belongs to a session in the registry.
 //
-// This file declares what the provider needs of the store; registry.go is
-// the client registry.
+// The protocol layer is github.com/zitadel/oidc/v3's op: its web server
+// parses every request of the token, introspection, revocation, userinfo
+// and end-session endpoints, authenticates the client's credentials and
+// writes RFC 6749 errors; Provider implements its op.Server interface on
+// the engine. What op leaves out is written here and named in
+// docs/provider.md: the authorization endpoint's login and consent pages,
+// pushed authorization requests (RFC 9126), the iss of every
+// authorization response (RFC 9207) and back-channel logout.
+//
+// This file declares what the provider needs of the engine, the keys and
+// the store; registry.go is the client registry.
 package provider
 
 import (
 	"context"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/store"
+	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
+
+// Sessions is what the provider needs of the engine (*session.Engine):
+// every session it starts, refreshes or ends is a session of the one
+// registry.
+type Sessions interface {
+	Authenticate(ctx context.Context, username, pw string, cl session.Client) (store.User, error)
+	Start(ctx context.Context, gr session.Grantee, u store.User, authTime time.Time, cl session.Client) (*session.Grant, error)
+	Refresh(ctx context.Context, presented string, cl session.Client) (*session.Grant, error)
+	SessionOfRefreshToken(ctx context.Context, presented string) (store.Session, error)
+	CurrentRefreshToken(ctx context.Context, presented string) (store.Session, error)
+	Live(ctx context.Context, sid string) (store.Session, error)
+	Logout(ctx context.Context, s store.Session, cl session.Client) error
+	EndSession(ctx context.Context, sid, reason string, cl session.Client) error
+	UserByID(ctx context.Context, id string) (store.User, error)
+}
+
+// Keys finds a signing key, the one that signs now or the one a token
+// names (*token.Keyring).
+type Keys interface {
+	Signing(ctx context.Context) (*token.Key, error)
+	Lookup(ctx context.Context, kid string) (*token.Key, error)
+}
+
+// Minter signs access tokens that belong to no session of a user: the
+// client_credentials grant's (*token.Issuer).
+type Minter interface {
+	Issue(ctx context.Context, s token.Subject) (raw, jti string, exp time.Time, err error)
+	TTL() time.Duration
+}
+
+// Store is the provider's storage: the registry's clients, codes, pushed
+// requests and consents.
+type Store interface {
+	Clients
+	Codes
+	PushedRequests
+	Consents
+}
 
 // Client is a registered OAuth 2.0 client, as the store keeps it.
 type Client = store.Client

@@ -61,3 +61,43 @@ func (e *Engine) LogoutAll(ctx context.Context, userID, keep string, cl Client) 
 	e.notify()
 	return n, nil
 }
+
+// CurrentRefreshToken returns the live session of a refresh token that is
+// its session's current one: neither spent by a rotation nor of an ended
+// session (RFC 7662 introspection of a refresh token). It does not rotate.
+func (e *Engine) CurrentRefreshToken(ctx context.Context, presented string) (store.Session, error) {
+	raw, err := ParseRefreshToken(presented)
+	if err != nil {
+		return store.Session{}, err
+	}
+	t, err := e.store.RefreshToken(ctx, hashRefreshToken(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, ErrInvalidRefreshToken
+	} else if err != nil {
+		return store.Session{}, fmt.Errorf("session: %w", err)
+	}
+	if t.Spent() {
+		return store.Session{}, ErrInvalidRefreshToken
+	}
+	return e.Live(ctx, t.SessionID)
+}
+
+// EndSession ends a live session for a reason of the protocol's (a
+// replayed authorization code, a revoked token), recording it as a
+// session_ended audit event. Ending an ended or unknown session is not an
+// error.
+func (e *Engine) EndSession(ctx context.Context, sid, reason string, cl Client) error {
+	s, err := e.store.SessionByID(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("session: end: %w", err)
+	}
+	if s.Revoked() {
+		return nil
+	}
+	if err := e.end(ctx, s, reason, cl); !errors.Is(err, ErrSessionEnded) {
+		return err
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -25,6 +26,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
 const (
@@ -264,4 +266,37 @@ func (o *op) session(sid string) (session.Session, error) {
 		return s, fmt.Errorf("%w: %v", errNoSession, err)
 	}
 	return s, nil
+}
+
+// sessions lists the registry's sessions, live or not.
+func (o *op) sessions() []session.Session {
+	o.t.Helper()
+	ss, err := o.App.Engine.Sessions(context.Background(), store.SessionQuery{}, false)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return ss
+}
+
+// wantNoLiveSessions fails unless every session of the client has ended.
+func (o *op) wantNoLiveSessions(clientID string) {
+	o.t.Helper()
+	for _, s := range o.sessions() {
+		if s.ClientID == clientID && !s.Revoked() {
+			o.t.Fatalf("session %s of %s is live", s.ID, clientID)
+		}
+	}
+}
+
+// introspect reports whether the provider says the token is active.
+func (o *op) introspect(token, clientID, secret string) bool {
+	o.t.Helper()
+	status, _, body := o.postForm(provider.PathIntrospect, url.Values{"token": {token}}, clientID, secret)
+	var out struct {
+		Active bool `json:"active"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &out) != nil {
+		o.t.Fatalf("introspection: %d %s", status, body)
+	}
+	return out.Active
 }

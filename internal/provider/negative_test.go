@@ -1,0 +1,250 @@
+package provider_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
+)
+
+// TestAuthorizeRefusals: every refusal of the authorization endpoint, with
+// the RFC's error. Until the client's redirect URI is known to be
+// registered, the refusal is a page and the browser goes nowhere (RFC 6749
+// §4.1.2.1, RFC 9700 §4.1); after, it is a redirect to the client with
+// error, state and iss (RFC 9207 §2: errors carry it too).
+func TestAuthorizeRefusals(t *testing.T) {
+	o := newOP(t)
+	confidential, _ := o.register(provider.Spec{Audiences: []string{"https://api.example.test"}})
+	public, _ := o.register(provider.Spec{Public: true})
+	par, _ := o.register(provider.Spec{RequirePAR: true})
+	_, challenge := pkce()
+	for _, tt := range []struct {
+		name     string
+		clientID string
+		extra    url.Values
+		// wantError is the error redirected to the client; "" means a page
+		// and no redirect.
+		wantError string
+	}{
+		{"unknown client", "no-such-client", nil, ""},
+		{"redirect URI not registered", confidential, url.Values{"redirect_uri": {rpCallback + "/other"}}, ""},
+		{"redirect URI a prefix of the registered", confidential, url.Values{"redirect_uri": {"https://rp.example.test/"}}, ""},
+		{"redirect URI with an extra query", confidential, url.Values{"redirect_uri": {rpCallback + "?x=1"}}, ""},
+		{"redirect URI missing", confidential, url.Values{"redirect_uri": {""}}, ""},
+		{"redirect URI repeated", confidential, url.Values{"redirect_uri": {rpCallback, rpCallback}}, ""},
+		{"missing PKCE", confidential, url.Values{"code_challenge": {""}, "code_challenge_method": {""}}, "invalid_request"},
+		{"plain PKCE", confidential, url.Values{"code_challenge_method": {"plain"}}, "invalid_request"},
+		{"PKCE method missing (plain by default)", confidential, url.Values{"code_challenge_method": {""}}, "invalid_request"},
+		{"public client without PKCE", public, url.Values{"code_challenge": {""}, "code_challenge_method": {""}}, "invalid_request"},
+		{"challenge not a SHA-256", confidential, url.Values{"code_challenge": {"short"}}, "invalid_request"},
+		{"response_type token", confidential, url.Values{"response_type": {"token"}}, "unsupported_response_type"},
+		{"response_type code id_token", confidential, url.Values{"response_type": {"code id_token"}}, "unsupported_response_type"},
+		{"response_type missing", confidential, url.Values{"response_type": {""}}, "invalid_request"},
+		{"response_mode fragment", confidential, url.Values{"response_mode": {"fragment"}}, "invalid_request"},
+		{"scope not allowed for the client", confidential, url.Values{"scope": {"openid admin"}}, "invalid_scope"},
+		{"no scope", confidential, url.Values{"scope": {""}}, "invalid_scope"},
+		{"audience not allowed for the client", confidential, url.Values{"resource": {"https://other.example.test"}}, "invalid_target"},
+		{"request object", confidential, url.Values{"request": {"eyJhbGciOiJub25lIn0.e30."}}, "request_not_supported"},
+		{"PAR required", par, nil, "invalid_request"},
+		{"prompt=none (no single sign-on)", confidential, url.Values{"prompt": {"none"}}, "login_required"},
+		{"prompt=none with login", confidential, url.Values{"prompt": {"none login"}}, "invalid_request"},
+		{"state repeated", confidential, url.Values{"state": {"a", "b"}}, "invalid_request"},
+		{"request_uri never pushed", confidential, url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:nope"}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := o.browser().get(o.authorizeURL(tt.clientID, challenge, tt.extra))
+			if tt.wantError == "" {
+				if p.Status != http.StatusBadRequest || p.Location != "" || !strings.Contains(p.Header.Get("Content-Type"), "text/html") {
+					t.Fatalf("want a 400 page and no redirect, got %d to %q", p.Status, p.Location)
+				}
+				return
+			}
+			q := callback(t, p)
+			if q.Get("error") != tt.wantError || q.Get("iss") != o.URL || q.Get("code") != "" {
+				t.Fatalf("redirect %v: want error %q with iss %q", q, tt.wantError, o.URL)
+			}
+			if st := tt.extra["state"]; len(st) < 2 && q.Get("state") != "st-1" {
+				t.Fatalf("state %q not returned", q.Get("state"))
+			}
+		})
+	}
+}
+
+// tokenError posts to the token endpoint and returns the status and the
+// RFC 6749 §5.2 error.
+func (o *op) tokenError(form url.Values, clientID, secret string) (int, string, http.Header) {
+	o.t.Helper()
+	status, h, body := o.postForm(provider.PathToken, form, clientID, secret)
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return status, e.Error, h
+}
+
+func (o *op) exchange(code, verifier, clientID, secret string) (int, map[string]any) {
+	o.t.Helper()
+	status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, clientID, secret)
+	var out map[string]any
+	_ = json.Unmarshal(body, &out)
+	return status, out
+}
+
+// TestTokenRefusals: every refusal of the token endpoint, with the RFC's
+// error, and what each does to the session the code or token belongs to.
+func TestTokenRefusals(t *testing.T) {
+	o := newOP(t)
+	id, secret := o.register(provider.Spec{})
+	other, otherSecret := o.register(provider.Spec{})
+	postClient, postSecret := o.register(provider.Spec{AuthMethod: provider.AuthSecretPost})
+
+
+	t.Run("wrong code_verifier spends the code and ends its session", func(t *testing.T) {
+		code, _ := o.code(id, nil)
+		other, _ := pkce()
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}, "code_verifier": {other}}, id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+		o.wantNoLiveSessions(id)
+	})
+	t.Run("missing code_verifier", func(t *testing.T) {
+		code, _ := o.code(id, nil)
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}}, id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+		o.wantNoLiveSessions(id)
+	})
+	t.Run("another redirect_uri", func(t *testing.T) {
+		code, verifier := o.code(id, nil)
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback + "/x"}, "code_verifier": {verifier}}, id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+	})
+	t.Run("code reused: refused, and its tokens revoked", func(t *testing.T) {
+		code, verifier := o.code(id, nil)
+		status, tok := o.exchange(code, verifier, id, secret)
+		if status != http.StatusOK {
+			t.Fatalf("first exchange: %d %v", status, tok)
+		}
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("replay: %d %q, want 400 invalid_grant", status, e)
+		}
+		if active := o.introspect(tok["access_token"].(string), id, secret); active {
+			t.Fatal("the access token of a replayed code is still active")
+		}
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}},
+			id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("the refresh token of a replayed code: %d %q", status, e)
+		}
+	})
+	t.Run("code expired", func(t *testing.T) {
+		code, verifier := o.code(id, nil)
+		o.Clock.Advance(61 * time.Second)
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+	})
+	t.Run("code of another client", func(t *testing.T) {
+		code, verifier := o.code(id, nil)
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, other, otherSecret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+	})
+	t.Run("made-up code", func(t *testing.T) {
+		_, verifier := pkce()
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {strings.Repeat("A", 43)},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, id, secret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+	})
+	t.Run("wrong client secret", func(t *testing.T) {
+		code, verifier := o.code(id, nil)
+		status, e, h := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, id, secret+"x")
+		if status != http.StatusUnauthorized || e != "invalid_client" || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") {
+			t.Fatalf("%d %q %q, want 401 invalid_client with a Basic challenge", status, e, h.Get("WWW-Authenticate"))
+		}
+		// A wrong secret is not the client: its code stays redeemable.
+		if status, tok := o.exchange(code, verifier, id, secret); status != http.StatusOK {
+			t.Fatalf("the code after a wrong secret: %d %v", status, tok)
+		}
+	})
+	t.Run("unknown client, same answer", func(t *testing.T) {
+		status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, "no-such-client", "secret")
+		if status != http.StatusUnauthorized || e != "invalid_client" {
+			t.Fatalf("%d %q, want 401 invalid_client", status, e)
+		}
+	})
+	t.Run("secret sent by another method than registered", func(t *testing.T) {
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {postClient}, "client_secret": {postSecret}}
+		if status, e, _ := o.tokenError(form, "", ""); status == http.StatusUnauthorized || e == "invalid_client" {
+			t.Fatalf("client_secret_post as registered: %d %q", status, e)
+		}
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, postClient, postSecret); status != http.StatusUnauthorized || e != "invalid_client" {
+			t.Fatalf("Basic for a client_secret_post client: %d %q, want 401 invalid_client", status, e)
+		}
+	})
+	t.Run("refresh token of another client", func(t *testing.T) {
+		code, verifier := o.code(id, nil)
+		_, tok := o.exchange(code, verifier, id, secret)
+		rt := tok["refresh_token"].(string)
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, other, otherSecret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("%d %q, want 400 invalid_grant", status, e)
+		}
+		// Neither rotated nor counted as reuse: it still works for its own client.
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret); status != http.StatusOK {
+			t.Fatalf("its own client after the refusal: %d %q", status, e)
+		}
+	})
+	t.Run("grant type not registered", func(t *testing.T) {
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"client_credentials"}}, id, secret); status != http.StatusBadRequest || e != "unauthorized_client" {
+			t.Fatalf("%d %q, want 400 unauthorized_client", status, e)
+		}
+	})
+	t.Run("grant type unknown", func(t *testing.T) {
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"password"}, "username": {testUser}, "password": {testPassword}}, id, secret); status != http.StatusBadRequest || e != "unsupported_grant_type" {
+			t.Fatalf("%d %q, want 400 unsupported_grant_type", status, e)
+		}
+	})
+}
+
+// TestEndSessionRefusals: an unregistered post_logout_redirect_uri is
+// refused and never redirected to (RP-Initiated Logout 1.0 §3).
+func TestEndSessionRefusals(t *testing.T) {
+	o := newOP(t)
+	id, _ := o.register(provider.Spec{PostLogoutRedirectURIs: []string{"https://rp.example.test/bye"}})
+	for _, tt := range []struct {
+		name   string
+		q      url.Values
+		status int
+	}{
+		{"unregistered post_logout_redirect_uri", url.Values{"client_id": {id}, "post_logout_redirect_uri": {"https://evil.example/"}}, http.StatusBadRequest},
+		{"a redirect with no client named", url.Values{"post_logout_redirect_uri": {"https://rp.example.test/bye"}}, http.StatusBadRequest},
+		{"a forged id_token_hint", url.Values{"id_token_hint": {"eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}}, http.StatusBadRequest},
+		{"registered", url.Values{"client_id": {id}, "post_logout_redirect_uri": {"https://rp.example.test/bye"}, "state": {"s"}}, http.StatusFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := o.browser().get(o.URL + provider.PathEndSession + "?" + tt.q.Encode())
+			if p.Status != tt.status {
+				t.Fatalf("%d to %q: want %d", p.Status, p.Location, tt.status)
+			}
+			if tt.status == http.StatusFound && p.Location != "https://rp.example.test/bye?state=s" {
+				t.Fatalf("redirected to %q", p.Location)
+			}
+			if tt.status != http.StatusFound && p.Location != "" {
+				t.Fatalf("redirected to %q", p.Location)
+			}
+		})
+	}
+}

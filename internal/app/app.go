@@ -375,11 +375,13 @@ func feedMaxLag(poll time.Duration) time.Duration {
 func (a *App) Close() error { return a.DB.Close() }
 
 // Run runs what a serving process runs in the background until ctx ends:
-// the revocation hub, and the hourly pruning of ended sessions and of the
-// login limiter's state. It returns at once; Done is closed when the hub
+// the revocation hub, and the hourly pruning of ended sessions, of expired
+// authorization codes and pushed requests, and of the login limiter's
+// state. It returns at once; Done is closed when the hub
 // has stopped.
 func (a *App) Run(ctx context.Context) {
 	go a.Engine.RunPruner(ctx, time.Hour)
+	go provider.NewPruner(a.DB, a.clock, a.log).Run(ctx, time.Hour)
 	go a.Limiter.RunPruner(ctx, time.Hour, a.clock.Now, a.log)
 	go a.Hub.Run(ctx)
 }

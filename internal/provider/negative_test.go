@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
 )
 
 // TestAuthorizeRefusals: every refusal of the authorization endpoint, with
@@ -246,5 +248,74 @@ func TestEndSessionRefusals(t *testing.T) {
 				t.Fatalf("redirected to %q", p.Location)
 			}
 		})
+	}
+}
+
+// TestFirstPartyAtTokenEndpoint: a first-party login API session is a
+// session of the built-in client, so its refresh token rotates at the
+// token endpoint too (with that client's id and no secret), through the
+// same engine; no other client can use it, and the built-in client
+// cannot be sent to the authorization endpoint.
+func TestFirstPartyAtTokenEndpoint(t *testing.T) {
+	o := newOP(t)
+	other, otherSecret := o.register(provider.Spec{})
+	g, err := o.App.Engine.Login(t.Context(), testUser, testPassword, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := o.App.Engine.FirstParty().ClientID
+	if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken}}, other, otherSecret); e != "invalid_grant" {
+		t.Fatalf("another client: %d %q, want invalid_grant", status, e)
+	}
+	status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken}}, fp, "")
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.RefreshToken == "" || tok.RefreshToken == g.RefreshToken {
+		t.Fatalf("the built-in client's refresh: %d %s", status, body)
+	}
+	// Rotation through the engine: the spent token outside the grace
+	// window is reuse, and ends the session.
+	o.Clock.Advance(time.Minute)
+	if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken}}, fp, ""); e != "invalid_grant" {
+		t.Fatalf("the spent token: %d %q", status, e)
+	}
+	if s, _ := o.session(g.Session.ID); s.RevokeReason != "refresh_token_reuse" {
+		t.Fatalf("session after reuse: %+v", s)
+	}
+	if p := o.browser().get(o.authorizeURL(fp, "x", nil)); p.Status != http.StatusBadRequest || p.Location != "" {
+		t.Fatalf("the built-in client at authorize: %d to %q", p.Status, p.Location)
+	}
+}
+
+// TestPrune: expired pushed requests go at once; a code is kept a day past
+// its expiry, so that a late replay still ends its session.
+func TestPrune(t *testing.T) {
+	o := newOP(t)
+	id, secret := o.register(provider.Spec{})
+	code, verifier := o.code(id, nil)
+	_, challenge := pkce()
+	if status, _, body := o.postForm(provider.PathPAR, url.Values{"response_type": {"code"}, "redirect_uri": {rpCallback},
+		"scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}, id, secret); status != http.StatusCreated {
+		t.Fatalf("PAR: %d %s", status, body)
+	}
+	pr := provider.NewPruner(o.App.DB, o.Clock, slog.New(slog.DiscardHandler))
+	if status, _ := o.exchange(code, verifier, id, secret); status != http.StatusOK {
+		t.Fatal("exchange failed")
+	}
+	o.Clock.Advance(2 * time.Minute)
+	if codes, pushed, err := pr.Prune(t.Context()); err != nil || codes != 0 || pushed != 1 {
+		t.Fatalf("after 2 minutes: %d codes, %d pushed, %v; want 0 and 1", codes, pushed, err)
+	}
+	// The replay is still known: refused, and its session ended.
+	if status, e, _ := o.tokenError(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, id, secret); e != "invalid_grant" {
+		t.Fatalf("replay: %d %q", status, e)
+	}
+	o.wantNoLiveSessions(id)
+	o.Clock.Advance(provider.CodeRetention)
+	if codes, _, err := pr.Prune(t.Context()); err != nil || codes != 1 {
+		t.Fatalf("a day later: %d codes, %v; want 1", codes, err)
 	}
 }

@@ -37,6 +37,9 @@ type Sessions interface {
 	Logout(ctx context.Context, s store.Session, cl session.Client) error
 	EndSession(ctx context.Context, sid, reason string, cl session.Client) error
 	UserByID(ctx context.Context, id string) (store.User, error)
+	// FirstParty is the first-party login API's grantee: its client id
+	// names the built-in client of the token endpoint.
+	FirstParty() session.Grantee
 }
 
 // Keys finds a signing key, the one that signs now or the one a token

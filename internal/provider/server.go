@@ -191,12 +191,26 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	edge.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
-// clientOf returns the registered client, or ErrUnknownClient.
+// clientOf returns the registered client, or the built-in first-party
+// client, or ErrUnknownClient.
 func (p *Provider) clientOf(ctx context.Context, id string) (store.Client, error) {
 	if id == "" || len(id) > 200 {
 		return store.Client{}, ErrUnknownClient
 	}
+	if fp := p.d.Sessions.FirstParty(); id == fp.ClientID {
+		return firstParty(fp), nil
+	}
 	return p.d.Clients.Get(ctx, id)
+}
+
+// firstParty is the built-in client whose sessions the first-party login
+// API starts: public (its refresh token is the browser's cookie, or a
+// native app's), refresh_token only, no redirect URI, so it can refresh
+// and revoke at the token and revocation endpoints and never be sent to
+// the authorization endpoint.
+func firstParty(gr session.Grantee) store.Client {
+	return store.Client{ID: gr.ClientID, Name: "Gatehouse", Public: true, FirstParty: true,
+		TokenEndpointAuthMethod: AuthNone, GrantTypes: []string{GrantRefreshToken}, Scopes: strings.Fields(gr.Scope)}
 }
 
 // peer describes the caller of a request, for sessions and the audit.

@@ -156,4 +156,3 @@ func TestGoClients(t *testing.T) {
 		t.Fatal("end-session left the session live")
 	}
 }
-

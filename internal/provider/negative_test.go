@@ -105,7 +105,6 @@ func TestTokenRefusals(t *testing.T) {
 	other, otherSecret := o.register(provider.Spec{})
 	postClient, postSecret := o.register(provider.Spec{AuthMethod: provider.AuthSecretPost})
 
-
 	t.Run("wrong code_verifier spends the code and ends its session", func(t *testing.T) {
 		code, _ := o.code(id, nil)
 		other, _ := pkce()

@@ -21,6 +21,8 @@ type ClientRegistry interface {
 	List(ctx context.Context) ([]provider.Client, error)
 	RotateSecret(ctx context.Context, actor session.Actor, id string) (string, error)
 	Delete(ctx context.Context, actor session.Actor, id string) error
+	Consents(ctx context.Context, userID string) ([]provider.ConsentView, error)
+	RevokeConsent(ctx context.Context, actor session.Actor, userID, clientID string) error
 }
 
 // createClientRequest is POST /admin/clients' body: the registration

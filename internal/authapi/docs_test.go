@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
 )
 
 // The API documents are part of the feature: these tests fail when a
@@ -49,6 +51,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			served = append(served, m+" "+rt.path)
 		}
 	}
+	// The provider shares the mux and the document.
+	served = append(served, provider.RoutePatterns()...)
 	slices.Sort(documented)
 	slices.Sort(served)
 	for _, op := range served {

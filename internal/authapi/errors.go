@@ -46,6 +46,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such user")
 	case errors.Is(err, provider.ErrInvalidMetadata):
 		edge.WriteProblem(w, http.StatusBadRequest, problem.CodeInvalidMetadata, strings.TrimPrefix(err.Error(), "provider: invalid client metadata: "))
+	case errors.Is(err, provider.ErrNoConsent):
+		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no consent to this client")
 	case errors.Is(err, provider.ErrUnknownClient):
 		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such client")
 	case errors.Is(err, provider.ErrPublicClient):

@@ -30,6 +30,8 @@ func (s *Server) routeTable() []route {
 		{"/auth/password", one(http.MethodPost, s.handleChangePassword())},
 		{"/auth/sessions", one(http.MethodGet, s.handleOwnSessions())},
 		{"/auth/sessions/{id}", one(http.MethodDelete, s.handleRevokeOwnSession())},
+		{"/auth/consents", one(http.MethodGet, s.handleOwnConsents())},
+		{"/auth/consents/{client_id}", one(http.MethodDelete, s.handleRevokeOwnConsent())},
 		{revocationsPath, one(http.MethodGet, s.handleRevocations())},
 
 		{"/admin/users", map[string]http.Handler{

@@ -60,6 +60,7 @@ func newOP(t *testing.T, opts ...opOption) *op {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	clk, _ = o.Clock.(*clock.Fake) // an option may start it elsewhere (startingNow)
 	a, err := app.Open(ctx, cfg, o)
 	if err != nil {
 		t.Fatal(err)

@@ -115,23 +115,34 @@ type Spec struct {
 // DefaultScopes are the scopes of a client registered without any.
 var DefaultScopes = []string{"openid", "profile", "email", "offline_access"}
 
-// Recorder is the audit trail (*session.Engine): every registration,
-// secret rotation and deletion is recorded with who did it.
+// Recorder is what the registry needs of the engine (*session.Engine):
+// the audit trail, where every registration, secret rotation, deletion
+// and withdrawn consent is recorded with who did it, and the ending of
+// the sessions a withdrawn consent leaves without a grant.
 type Recorder interface {
 	Record(ctx context.Context, ev store.AuditEvent, cl session.Client)
+	EndClientSessions(ctx context.Context, userID, clientID, reason string, cl session.Client) (int, error)
 }
 
-// Registry registers OAuth clients and checks what they present. It is
-// the one place the rules of a registration live: the admin API and the
-// command line both register through it.
+// RegistryStore is the registry's storage: the clients, and the users'
+// consents to them.
+type RegistryStore interface {
+	Clients
+	Consents
+}
+
+// Registry registers OAuth clients and checks what they present, and
+// keeps the users' consents to them. It is the one place the rules of a
+// registration live: the admin API and the command line both register
+// through it.
 type Registry struct {
-	st    Clients
+	st    RegistryStore
 	audit Recorder
 	clock clock.Clock
 }
 
 // NewRegistry returns a Registry over st, recording to audit.
-func NewRegistry(st Clients, audit Recorder, clk clock.Clock) *Registry {
+func NewRegistry(st RegistryStore, audit Recorder, clk clock.Clock) *Registry {
 	return &Registry{st: st, audit: audit, clock: clk}
 }
 

@@ -139,28 +139,62 @@ func New(d Deps, cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Register mounts the provider's endpoints on mux.
+// routes lists every path of the provider with its methods, in one
+// place: Register serves exactly these, and docs/openapi.yaml documents
+// exactly these (a test keeps the two in step through RoutePatterns).
+var routes = []struct {
+	path    string
+	methods []string
+}{
+	{PathDiscovery, []string{http.MethodGet}},
+	{PathASMetadata, []string{http.MethodGet}},
+	{PathAuthorize, []string{http.MethodGet, http.MethodPost}},
+	{PathPAR, []string{http.MethodPost}},
+	{PathLogin, []string{http.MethodPost}},
+	{PathConsent, []string{http.MethodPost}},
+	{PathSignedOut, []string{http.MethodGet}},
+	{PathToken, []string{http.MethodPost}},
+	{PathUserinfo, []string{http.MethodGet, http.MethodPost}},
+	{PathIntrospect, []string{http.MethodPost}},
+	{PathRevoke, []string{http.MethodPost}},
+	{PathEndSession, []string{http.MethodGet, http.MethodPost}},
+}
+
+// RoutePatterns lists the provider's "METHOD path" pairs.
+func RoutePatterns() []string {
+	var out []string
+	for _, rt := range routes {
+		for _, m := range rt.methods {
+			out = append(out, m+" "+rt.path)
+		}
+	}
+	return out
+}
+
+// Register mounts the provider's endpoints on mux. The endpoints op
+// serves get the caller recorded for the engine and the body bounded,
+// and a refused client or token its WWW-Authenticate challenge.
 func (p *Provider) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+PathDiscovery, p.handleDiscovery)
-	mux.HandleFunc("GET "+PathASMetadata, p.handleDiscovery)
-	mux.HandleFunc("GET "+PathAuthorize, p.handleAuthorize)
-	mux.HandleFunc("POST "+PathAuthorize, p.handleAuthorize)
-	mux.HandleFunc("POST "+PathPAR, p.handlePAR)
-	mux.HandleFunc("POST "+PathLogin, p.handleLogin)
-	mux.HandleFunc("POST "+PathConsent, p.handleConsent)
-	mux.HandleFunc("GET "+PathSignedOut, p.handleSignedOut)
 	withPeer := p.withPeer(p.op)
-	authed, userinfo := challengeBasic(withPeer), challengeBearer(withPeer)
-	mux.Handle("POST "+PathToken, authed)
-	mux.Handle("POST "+PathIntrospect, authed)
-	mux.Handle("POST "+PathRevoke, authed)
-	mux.Handle("GET "+PathUserinfo, userinfo)
-	mux.Handle("POST "+PathUserinfo, userinfo)
-	mux.Handle("GET "+PathEndSession, withPeer)
-	mux.Handle("POST "+PathEndSession, withPeer)
-	for _, path := range []string{PathDiscovery, PathASMetadata, PathAuthorize, PathPAR, PathLogin, PathConsent,
-		PathSignedOut, PathToken, PathIntrospect, PathRevoke, PathUserinfo, PathEndSession} {
-		mux.HandleFunc(path, methodNotAllowed)
+	handlers := map[string]http.Handler{
+		PathDiscovery:  http.HandlerFunc(p.handleDiscovery),
+		PathASMetadata: http.HandlerFunc(p.handleDiscovery),
+		PathAuthorize:  http.HandlerFunc(p.handleAuthorize),
+		PathPAR:        http.HandlerFunc(p.handlePAR),
+		PathLogin:      http.HandlerFunc(p.handleLogin),
+		PathConsent:    http.HandlerFunc(p.handleConsent),
+		PathSignedOut:  http.HandlerFunc(p.handleSignedOut),
+		PathToken:      challengeBasic(withPeer),
+		PathIntrospect: challengeBasic(withPeer),
+		PathRevoke:     challengeBasic(withPeer),
+		PathUserinfo:   challengeBearer(withPeer),
+		PathEndSession: withPeer,
+	}
+	for _, rt := range routes {
+		for _, m := range rt.methods {
+			mux.Handle(m+" "+rt.path, handlers[rt.path])
+		}
+		mux.HandleFunc(rt.path, methodNotAllowed)
 	}
 }
 

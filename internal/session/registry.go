@@ -104,3 +104,28 @@ func (e *Engine) RunPruner(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// EndClientSessions ends every live session of the user with the client,
+// for a reason (the user withdrew the client's consent), and returns how
+// many it ended.
+func (e *Engine) EndClientSessions(ctx context.Context, userID, clientID, reason string, cl Client) (int, error) {
+	ss, err := e.store.ListSessions(ctx, store.SessionQuery{UserID: userID})
+	if err != nil {
+		return 0, fmt.Errorf("session: end client sessions: %w", err)
+	}
+	n := 0
+	for _, s := range ss {
+		if s.ClientID != clientID || s.Revoked() {
+			continue
+		}
+		ev := e.event(store.AuditEvent{Type: "session_ended", UserID: s.UserID, SessionID: s.ID, Outcome: "success", Detail: reason}, cl)
+		if err := e.store.RevokeSession(ctx, s.ID, reason, e.clock.Now(), ev); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, fmt.Errorf("session: end client sessions: %w", err)
+		}
+		n++
+	}
+	if n > 0 {
+		e.notify()
+	}
+	return n, nil
+}

@@ -7,10 +7,12 @@
 //
 // Keys have a purpose, each a rotation lineage of its own with a keyring
 // of its own: access keys (PurposeAccess) sign access tokens with the JOSE
-// typ "at+jwt", ID-token keys (PurposeID) sign ID tokens with typ "JWT".
-// A key's typ is fixed by its purpose, so no key signs both kinds, and a
-// verifier that checks typ (RFC 8725 §3.11), as the guard does, cannot be
-// handed one for the other. One JWKS publishes both (KeySets).
+// typ "at+jwt", ID-token keys (PurposeID) sign ID tokens with typ "JWT"
+// (and, through SignTyped, the provider's other tokens with their own
+// typ, such as logout tokens' "logout+jwt", but never "at+jwt"). Only
+// access keys sign "at+jwt", so a verifier that checks typ (RFC 8725
+// §3.11), as the guard does, cannot be handed an access token signed by
+// anything else. One JWKS publishes both (KeySets).
 //
 // Key life cycle: a key is published in the JWKS from the moment it is
 // created, starts signing at ActivatesAt (so verifiers that cache the JWKS
@@ -32,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,6 +138,9 @@ type Key struct {
 	ExpiresAt   time.Time
 	private     crypto.Signer
 	signer      jose.Signer
+	// signingKey is what signer signs with, for a signer of another typ
+	// (SignTyped).
+	signingKey jose.SigningKey
 }
 
 // Public returns the public half.
@@ -148,6 +154,35 @@ func (k *Key) Public() crypto.PublicKey { return k.private.Public() }
 // with the key Keyring.Signing returns.
 func (k *Key) Sign(claims any) (string, error) {
 	raw, err := jwt.Signed(k.signer).Claims(claims).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("token: sign: %w", err)
+	}
+	return raw, nil
+}
+
+// ErrType: a key was asked to sign with a typ its purpose does not sign
+// with (SignTyped).
+var ErrType = errors.New("token: the key's purpose does not sign this typ")
+
+// SignTyped is Sign with the JOSE typ header typ instead of the purpose's
+// own: explicit typing of a token of another kind (RFC 8725 §3.11), such
+// as an OpenID Connect back-channel logout token, "logout+jwt"
+// (Back-Channel Logout 1.0 §2.4). Only an ID-token key signs with another
+// typ, and never with TypeAccessToken (in any case, with or without the
+// "application/" prefix, RFC 7515 §4.1.9), so an access token still comes
+// from an access key only; an access key signs only TypeAccessToken.
+// ErrType otherwise, and for an empty typ.
+func (k *Key) SignTyped(typ string, claims any) (string, error) {
+	access := strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), TypeAccessToken)
+	switch {
+	case typ == "", k.Purpose == PurposeAccess && !access, k.Purpose != PurposeAccess && access:
+		return "", fmt.Errorf("%w: %s key %s, typ %q", ErrType, k.Purpose, k.KID, typ)
+	}
+	signer, err := jose.NewSigner(k.signingKey, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	if err != nil {
+		return "", fmt.Errorf("token: key %s: %w", k.KID, err)
+	}
+	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)
 	}
@@ -236,14 +271,13 @@ func parseKey(sk store.SigningKey) (*Key, error) {
 	if ec, ok := priv.(*ecdsa.PrivateKey); ok {
 		signingKey = ES256Signer(ec, sk.KID) // low-S only: see lows.go
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Alg), Key: signingKey},
-		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	jsk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Alg), Key: signingKey}
+	signer, err := jose.NewSigner(jsk, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
 		return nil, fmt.Errorf("token: key %s: %w", sk.KID, err)
 	}
 	return &Key{KID: sk.KID, Alg: sk.Alg, Purpose: purpose, CreatedAt: sk.CreatedAt, ActivatesAt: sk.ActivatesAt, RetiresAt: sk.RetiresAt,
-		ExpiresAt: sk.ExpiresAt, private: priv, signer: signer}, nil
+		ExpiresAt: sk.ExpiresAt, private: priv, signer: signer, signingKey: jsk}, nil
 }
 
 // Keyring holds the parsed keys of one purpose and reloads them from the

@@ -61,9 +61,9 @@ func invalidClient() error {
 }
 
 // authenticate checks the credentials a request to the token,
-// introspection or revocation endpoint carries: the client's secret by the
-// method it registered (RFC 6749 §2.3.1, RFC 7591 §2), or, for a public
-// client, its id alone. An unknown client costs the same secret
+// introspection or revocation endpoint carries: the client's secret, in
+// the Authorization header or the form (RFC 6749 §2.3.1), or, for a
+// public client, its id alone. An unknown client costs the same secret
 // comparison as a known one.
 func (p *Provider) authenticate(ctx context.Context, cc *op.ClientCredentials, basic bool) (store.Client, error) {
 	if cc.ClientAssertion != "" {
@@ -82,12 +82,13 @@ func (p *Provider) authenticate(ctx context.Context, cc *op.ClientCredentials, b
 		}
 		return c, nil
 	}
-	method := AuthSecretPost
-	if basic {
-		method = AuthSecretBasic
-	}
+	// client_secret_basic and client_secret_post carry the same secret:
+	// either is accepted for a client registered with either (as
+	// Keycloak does), since relying-party libraries differ in their
+	// default (openid-client posts, most others use Basic). A client
+	// registered for private_key_jwt has no secret to present.
 	ok := CheckSecret(c, cc.ClientSecret)
-	if !ok || method != c.TokenEndpointAuthMethod {
+	if !ok || (c.TokenEndpointAuthMethod != AuthSecretBasic && c.TokenEndpointAuthMethod != AuthSecretPost) {
 		return store.Client{}, invalidClient()
 	}
 	return c, nil

@@ -187,13 +187,19 @@ func TestTokenRefusals(t *testing.T) {
 			t.Fatalf("%d %q, want 401 invalid_client", status, e)
 		}
 	})
-	t.Run("secret sent by another method than registered", func(t *testing.T) {
+	t.Run("either secret method, whichever was registered", func(t *testing.T) {
+		// RFC 6749 §2.3.1: Basic must be supported, the form may be; both
+		// carry the same secret, and relying parties differ in their default.
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {postClient}, "client_secret": {postSecret}}
-		if status, e, _ := o.tokenError(form, "", ""); status == http.StatusUnauthorized || e == "invalid_client" {
-			t.Fatalf("client_secret_post as registered: %d %q", status, e)
+		if status, e, _ := o.tokenError(form, "", ""); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("client_secret_post as registered: %d %q, want the grant refused, not the client", status, e)
 		}
-		if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, postClient, postSecret); status != http.StatusUnauthorized || e != "invalid_client" {
-			t.Fatalf("Basic for a client_secret_post client: %d %q, want 401 invalid_client", status, e)
+		if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, postClient, postSecret); status != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("Basic for a client_secret_post client: %d %q, want the grant refused, not the client", status, e)
+		}
+		form.Set("client_secret", postSecret+"x")
+		if status, e, _ := o.tokenError(form, "", ""); status != http.StatusUnauthorized || e != "invalid_client" {
+			t.Fatalf("a wrong secret in the form: %d %q, want 401 invalid_client", status, e)
 		}
 	})
 	t.Run("refresh token of another client", func(t *testing.T) {

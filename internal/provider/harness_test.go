@@ -227,6 +227,21 @@ func (o *op) authorizeURL(clientID, challenge string, extra url.Values) string {
 // HTTP Basic client authentication when secret is set.
 func (o *op) postForm(path string, form url.Values, clientID, secret string) (int, http.Header, []byte) {
 	o.t.Helper()
+	status, h, body, err := o.post(path, form, clientID, secret)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return status, h, body
+}
+
+// postFormQuiet is postForm for another goroutine than the test's: a
+// transport error is a status 0.
+func (o *op) postFormQuiet(path string, form url.Values, clientID, secret string) (int, http.Header, []byte) {
+	status, h, body, _ := o.post(path, form, clientID, secret)
+	return status, h, body
+}
+
+func (o *op) post(path string, form url.Values, clientID, secret string) (int, http.Header, []byte, error) {
 	req, _ := http.NewRequest(http.MethodPost, o.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if secret != "" {
@@ -238,11 +253,11 @@ func (o *op) postForm(path string, form url.Values, clientID, secret string) (in
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		o.t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, body
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body, err
 }
 
 // code runs the browser half of a code flow for the client and returns

@@ -1,0 +1,112 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+)
+
+// TestOneSessionModel: the provider's tokens belong to a session of the
+// registry, and every way that session ends ends them: introspection says
+// inactive at once, the refresh token is refused, and the guard (fed by
+// the revocation feed, as a resource server's is) refuses the access
+// token.
+func TestOneSessionModel(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		end  func(t *testing.T, o *op, sid string)
+	}{
+		{"admin revokes the session", func(t *testing.T, o *op, sid string) {
+			if _, err := o.App.Engine.RevokeSession(t.Context(), session.CLI, sid, ""); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the user revokes it", func(t *testing.T, o *op, sid string) {
+			if _, err := o.App.Engine.RevokeSession(t.Context(), session.Actor{ID: o.UserID}, sid, o.UserID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"force logout", func(t *testing.T, o *op, _ string) {
+			if _, err := o.App.Engine.ForceLogout(t.Context(), session.CLI, o.UserID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"logout everywhere from the first-party API", func(t *testing.T, o *op, _ string) {
+			if _, err := o.App.Engine.LogoutAll(t.Context(), o.UserID, "", session.Client{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"user disabled", func(t *testing.T, o *op, _ string) {
+			if _, err := o.App.Engine.SetDisabled(t.Context(), session.CLI, o.UserID, true); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"password changed", func(t *testing.T, o *op, _ string) {
+			if _, err := o.App.Engine.SetPassword(t.Context(), session.CLI, o.UserID, "a brand new passphrase"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"user deleted", func(t *testing.T, o *op, _ string) {
+			if err := o.App.Engine.DeleteUser(t.Context(), session.CLI, o.UserID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOP(t)
+			id, secret := o.register(provider.Spec{})
+			code, verifier := o.code(id, nil)
+			status, tok := o.exchange(code, verifier, id, secret)
+			if status != http.StatusOK {
+				t.Fatalf("exchange: %d %v", status, tok)
+			}
+			at, rt := tok["access_token"].(string), tok["refresh_token"].(string)
+			p, err := o.App.Guard().Verify(t.Context(), at)
+			if err != nil {
+				t.Fatalf("the guard refuses the provider's access token: %v", err)
+			}
+			if p.ClientID != id || p.Subject != o.UserID {
+				t.Fatalf("principal %+v", p)
+			}
+			if s, err := o.session(p.SessionID); err != nil || s.ClientID != id {
+				t.Fatalf("registry: %+v, %v", s, err)
+			}
+
+			tt.end(t, o, p.SessionID)
+
+			if o.introspect(at, id, secret) {
+				t.Fatal("introspection: the access token is still active")
+			}
+			if o.introspect(rt, id, secret) {
+				t.Fatal("introspection: the refresh token is still active")
+			}
+			if status, e, _ := o.tokenError(map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret); e != "invalid_grant" {
+				t.Fatalf("refresh after the end: %d %q", status, e)
+			}
+			waitRefused(t, o.App.Guard(), at)
+		})
+	}
+}
+
+// waitRefused waits for the guard to learn of the revocation from the
+// feed (at once, on the same process's hub; the wait bounds a slow CI).
+func waitRefused(t *testing.T, g *guard.Guard, at string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := g.Verify(context.Background(), at)
+		if errors.Is(err, guard.ErrRevoked) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the guard still accepts the access token: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

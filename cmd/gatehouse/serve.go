@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -84,6 +85,11 @@ func (e *env) serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.Config)
+	// The OpenID provider's protocol library (zitadel/oidc's op) logs
+	// through Go's default logger: its lines take serve's format and
+	// level, marked as its own. It logs errors and descriptions, never
+	// tokens or secrets.
+	slog.SetDefault(log.With("component", "oidc"))
 
 	a, err := app.Open(ctx, cfg, app.Options{Clock: e.clock, Log: log, Create: true})
 	if err != nil {

@@ -2,8 +2,10 @@ package provider_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -108,5 +110,56 @@ func waitRefused(t *testing.T, g *guard.Guard, at string) {
 			t.Fatalf("the guard still accepts the access token: %v", err)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLifetimesUnderRotation: an OAuth client's refresh tokens rotate
+// through the engine, so the session's idle timeout and absolute lifetime
+// hold however often it refreshes (zitadel#12684 let rotation extend
+// them), and two presentations inside the grace window get one successor.
+func TestLifetimesUnderRotation(t *testing.T) {
+	o := newOP(t)
+	id, secret := o.register(provider.Spec{})
+	refresh := func(rt string) (int, string) {
+		t.Helper()
+		status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret)
+		var out struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		_ = json.Unmarshal(body, &out)
+		return status, out.RefreshToken
+	}
+	start := func() string {
+		code, verifier := o.code(id, nil)
+		_, tok := o.exchange(code, verifier, id, secret)
+		return tok["refresh_token"].(string)
+	}
+
+	rt := start()
+	if _, a := refresh(rt); a == "" {
+		t.Fatal("first refresh failed")
+	} else if _, b := refresh(rt); b != a {
+		t.Fatalf("a duplicate inside the grace window got %q, want the same successor %q", b, a)
+	}
+
+	rt = start()
+	o.Clock.Advance(7*24*time.Hour + time.Second)
+	if status, _ := refresh(rt); status != http.StatusBadRequest {
+		t.Fatalf("refresh after the idle timeout: %d, want 400", status)
+	}
+
+	rt = start()
+	authed := o.Clock.Now()
+	for o.Clock.Now().Sub(authed) < 30*24*time.Hour-6*24*time.Hour {
+		o.Clock.Advance(6 * 24 * time.Hour)
+		status, next := refresh(rt)
+		if status != http.StatusOK {
+			t.Fatalf("refresh %v after sign-in: %d", o.Clock.Now().Sub(authed), status)
+		}
+		rt = next
+	}
+	o.Clock.Advance(6 * 24 * time.Hour) // past 30 days since sign-in, never idle
+	if status, _ := refresh(rt); status != http.StatusBadRequest {
+		t.Fatalf("refresh past the absolute lifetime: %d, want 400", status)
 	}
 }

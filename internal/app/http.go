@@ -69,6 +69,7 @@ func (a *App) Serve(ctx context.Context, so ServeOptions) error {
 		Unbounded:      authapi.IsFeedStream,
 		NoStore:        append(authapi.PrivatePaths(), provider.PrivatePaths()...),
 		CredentialFree: provider.CredentialFree(),
+		NoCORS:         provider.BrowserOnly(),
 		Log:            a.log,
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ func (e *Edge) cors(h http.Handler) http.Handler {
 			credentialFree(w, r, h)
 			return
 		}
-		if o == "" || !e.origins[o] {
+		if o == "" || !e.origins[o] || e.noCORS[r.URL.Path] {
 			h.ServeHTTP(w, r)
 			return
 		}

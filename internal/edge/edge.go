@@ -55,6 +55,10 @@ type Config struct {
 	// app that is a public client needs), and the cross-origin defence,
 	// which protects cookie sessions, does not apply to them.
 	CredentialFree []string
+	// NoCORS lists exact paths that answer no CORS request at all, even
+	// from an allowed origin: the OAuth authorization endpoint and its
+	// pages, which only a top-level navigation may use (RFC 9700 §2.6).
+	NoCORS []string
 	// Log receives the access log and recovered panics.
 	Log *slog.Logger
 }
@@ -65,6 +69,7 @@ type Edge struct {
 	origins map[string]bool
 	cop     *http.CrossOriginProtection
 	free    map[string]bool // CredentialFree
+	noCORS  map[string]bool // NoCORS
 }
 
 // New returns an Edge; zero limits get Gatehouse's defaults (a 64 KiB
@@ -85,7 +90,10 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &Edge{cfg: cfg, origins: map[string]bool{}, cop: http.NewCrossOriginProtection(), free: map[string]bool{}}
+	e := &Edge{cfg: cfg, origins: map[string]bool{}, cop: http.NewCrossOriginProtection(), free: map[string]bool{}, noCORS: map[string]bool{}}
+	for _, p := range cfg.NoCORS {
+		e.noCORS[p] = true
+	}
 	for _, p := range cfg.CredentialFree {
 		e.cop.AddInsecureBypassPattern(p)
 		e.free[p] = true

@@ -87,7 +87,7 @@ func BenchmarkProvider(b *testing.B) {
 			ctx := context.Background()
 			c, secret, err := o.App.Clients.Add(ctx, session.CLI, provider.Spec{Name: "bench", RedirectURIs: []string{rpCallback},
 				GrantTypes: []string{provider.GrantAuthorizationCode, provider.GrantRefreshToken, provider.GrantClientCredentials},
-				Scopes: []string{"openid", "offline_access", "api"}})
+				Scopes:     []string{"openid", "offline_access", "api"}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -214,6 +214,13 @@ func CredentialFree() []string {
 	return []string{PathDiscovery, PathASMetadata, PathPAR, PathToken, PathUserinfo, PathIntrospect, PathRevoke, PathJWKS}
 }
 
+// BrowserOnly are the paths only a top-level navigation uses: the
+// authorization endpoint and its pages answer no CORS request, even from
+// an allowed origin (RFC 9700 §2.6).
+func BrowserOnly() []string {
+	return []string{PathAuthorize, PathLogin, PathConsent, PathSignedOut, PathEndSession}
+}
+
 // PrivatePaths are the prefixes whose answers carry tokens or personal
 // data: Cache-Control: no-store (RFC 6749 §5.1).
 func PrivatePaths() []string { return []string{pathPrefix} }

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/session/sessiontest"
@@ -51,10 +52,19 @@ type opOption func(*app.Options)
 
 func newOP(t *testing.T, opts ...opOption) *op {
 	t.Helper()
+	return newOPWith(t, nil, opts...)
+}
+
+// newOPWith is newOP with the configuration changed by configure first.
+func newOPWith(t *testing.T, configure func(*config.Resolved), opts ...opOption) *op {
+	t.Helper()
 	ctx := context.Background()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	cfg := apptest.Config(t, base)
+	if configure != nil {
+		configure(&cfg)
+	}
 	clk := clock.NewFake(sessiontest.Start)
 	o := app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true, Limiter: apptest.NoLimits{}}
 	for _, opt := range opts {

@@ -11,6 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 )
 
@@ -154,5 +155,40 @@ func TestGoClients(t *testing.T) {
 	}
 	if s, _ := o.session(idc.SID); !s.Revoked() {
 		t.Fatal("end-session left the session live")
+	}
+}
+
+// TestIDTokenAlgorithms: ID tokens are RS256 by default, ES256 or EdDSA
+// with id_token_signing_alg, discovery says which, and go-oidc verifies
+// each from the JWKS; access tokens keep signing_alg.
+func TestIDTokenAlgorithms(t *testing.T) {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			o := newOPWith(t, func(c *config.Resolved) { c.IDTokenSigningAlg = alg })
+			id, secret := o.register(provider.Spec{})
+			ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
+			prov, err := oidc.NewProvider(ctx, o.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta struct {
+				Algs []string `json:"id_token_signing_alg_values_supported"`
+			}
+			if err := prov.Claims(&meta); err != nil || len(meta.Algs) != 1 || meta.Algs[0] != alg {
+				t.Fatalf("discovery says %v, %v", meta.Algs, err)
+			}
+			code, verifier := o.code(id, nil)
+			status, tok := o.exchange(code, verifier, id, secret)
+			if status != http.StatusOK {
+				t.Fatalf("exchange: %d %v", status, tok)
+			}
+			idt, err := prov.Verifier(&oidc.Config{ClientID: id, Now: o.Clock.Now}).Verify(ctx, tok["id_token"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := idt.VerifyAccessToken(tok["access_token"].(string)); err != nil {
+				t.Fatalf("at_hash under %s: %v", alg, err)
+			}
+		})
 	}
 }

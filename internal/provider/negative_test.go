@@ -324,3 +324,60 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("a day later: %d codes, %v; want 1", codes, err)
 	}
 }
+
+// TestDirectEndpointInput: malformed requests to the endpoints clients call directly (token, introspection, revocation, userinfo, PAR)
+// get a 4xx with an RFC 6749 error, never a 500; parameters in the URL are
+// refused (a secret or a code there ends up in logs).
+func TestDirectEndpointInput(t *testing.T) {
+	o := newOP(t)
+	id, secret := o.register(provider.Spec{})
+	for _, tt := range []struct {
+		name, method, path, query, contentType, body string
+		basic                                        bool
+		wantStatus                                   int
+		wantError                                    string
+	}{
+		{"secret in the URL", http.MethodPost, provider.PathToken, "client_id=" + id + "&client_secret=" + secret, "application/x-www-form-urlencoded", "grant_type=client_credentials", false, 400, "invalid_request"},
+		{"code in the URL", http.MethodPost, provider.PathToken, "code=abc", "application/x-www-form-urlencoded", "grant_type=authorization_code", true, 400, "invalid_request"},
+		{"token in the URL of introspection", http.MethodPost, provider.PathIntrospect, "token=abc", "application/x-www-form-urlencoded", "", true, 400, "invalid_request"},
+		{"JSON body", http.MethodPost, provider.PathToken, "", "application/json", `{"grant_type":"client_credentials"}`, true, 400, "invalid_request"},
+		{"no grant_type", http.MethodPost, provider.PathToken, "", "application/x-www-form-urlencoded", "", true, 400, "invalid_request"},
+		{"malformed form", http.MethodPost, provider.PathToken, "", "application/x-www-form-urlencoded", "grant_type=%zz", true, 400, "invalid_request"},
+		{"huge body", http.MethodPost, provider.PathToken, "", "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=" + strings.Repeat("a", 1<<20), true, 400, "invalid_request"},
+		{"no client", http.MethodPost, provider.PathToken, "", "application/x-www-form-urlencoded", "grant_type=client_credentials", false, 400, "invalid_request"},
+		{"introspection without a client", http.MethodPost, provider.PathIntrospect, "", "application/x-www-form-urlencoded", "token=abc", false, 400, "invalid_request"},
+		{"revocation without a token", http.MethodPost, provider.PathRevoke, "", "application/x-www-form-urlencoded", "", true, 400, "invalid_request"},
+		{"GET on the token endpoint", http.MethodGet, provider.PathToken, "", "", "", false, 405, "invalid_request"},
+		{"userinfo without a token", http.MethodGet, provider.PathUserinfo, "", "", "", false, 401, "invalid_request"},
+		{"userinfo with garbage", http.MethodGet, provider.PathUserinfo, "", "", "", false, 401, "invalid_token"},
+		{"PAR without a client", http.MethodPost, provider.PathPAR, "", "application/x-www-form-urlencoded", "response_type=code", false, 401, "invalid_client"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u := o.URL + tt.path
+			if tt.query != "" {
+				u += "?" + tt.query
+			}
+			req, _ := http.NewRequest(tt.method, u, strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.basic {
+				req.SetBasicAuth(id, secret)
+			}
+			if tt.name == "userinfo with garbage" {
+				req.Header.Set("Authorization", "Bearer not.a.token")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e struct {
+				Error string `json:"error"`
+			}
+			if resp.StatusCode != tt.wantStatus || json.NewDecoder(resp.Body).Decode(&e) != nil || e.Error != tt.wantError {
+				t.Fatalf("%d %q, want %d %q", resp.StatusCode, e.Error, tt.wantStatus, tt.wantError)
+			}
+		})
+	}
+}

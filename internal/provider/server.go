@@ -180,13 +180,13 @@ func (p *Provider) Register(mux *http.ServeMux) {
 		PathDiscovery:  http.HandlerFunc(p.handleDiscovery),
 		PathASMetadata: http.HandlerFunc(p.handleDiscovery),
 		PathAuthorize:  http.HandlerFunc(p.handleAuthorize),
-		PathPAR:        http.HandlerFunc(p.handlePAR),
 		PathLogin:      http.HandlerFunc(p.handleLogin),
 		PathConsent:    http.HandlerFunc(p.handleConsent),
 		PathSignedOut:  http.HandlerFunc(p.handleSignedOut),
-		PathToken:      challengeBasic(withPeer),
-		PathIntrospect: challengeBasic(withPeer),
-		PathRevoke:     challengeBasic(withPeer),
+		PathPAR:        bodyOnly(http.HandlerFunc(p.handlePAR)),
+		PathToken:      bodyOnly(challengeBasic(withPeer)),
+		PathIntrospect: bodyOnly(challengeBasic(withPeer)),
+		PathRevoke:     bodyOnly(challengeBasic(withPeer)),
 		PathUserinfo:   challengeBearer(withPeer),
 		PathEndSession: withPeer,
 	}
@@ -196,6 +196,21 @@ func (p *Provider) Register(mux *http.ServeMux) {
 		}
 		mux.HandleFunc(rt.path, methodNotAllowed)
 	}
+}
+
+// bodyOnly refuses a request to a back-channel endpoint (token,
+// introspection, revocation, PAR) that carries parameters in its URL:
+// they belong in the form body (RFC 6749 §3.2, §2.3.1), and a secret, a
+// code or a token in a URL ends up in proxies' and servers' logs. op
+// would otherwise read the query too.
+func bodyOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			writeOAuthError(w, http.StatusBadRequest, string(oidc.InvalidRequest), "parameters belong in the request body, not the URL")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // methodNotAllowed answers a method a path does not serve, as the OAuth

@@ -73,7 +73,7 @@ func (p *Provider) verifyHint(ctx context.Context, raw string) (idClaims, error)
 	if len(raw) > 8<<10 {
 		return c, errHint
 	}
-	jws, err := jose.ParseSigned(raw, idAlgorithms)
+	jws, err := jose.ParseSignedCompact(raw, idAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return c, errHint
 	}

@@ -31,7 +31,7 @@ const (
 	PathPAR           = "/oauth2/par"
 	PathLogin         = "/oauth2/login"
 	PathConsent       = "/oauth2/consent"
-	PathToken         = "/oauth2/token"
+	PathToken         = "/oauth2/token" // #nosec G101 -- a URL path, not a credential
 	PathUserinfo      = "/oauth2/userinfo"
 	PathIntrospect    = "/oauth2/introspect"
 	PathRevoke        = "/oauth2/revoke"

@@ -377,7 +377,7 @@ func (p *Provider) verifyAccess(ctx context.Context, raw string) (token.Claims, 
 	if len(raw) > 8<<10 {
 		return c, errInactive
 	}
-	jws, err := jose.ParseSigned(raw, accessAlgorithms)
+	jws, err := jose.ParseSignedCompact(raw, accessAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return c, errInactive
 	}

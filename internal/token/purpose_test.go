@@ -105,7 +105,7 @@ func TestKeySign(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+					jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 					if err != nil {
 						t.Fatal(err)
 					}

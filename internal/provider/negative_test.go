@@ -381,3 +381,34 @@ func TestDirectEndpointInput(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshTokenBoundToClient: an OAuth client's refresh token does not
+// rotate at the first-party API's /auth/refresh, which authenticates no
+// client (RFC 6749 §6: a confidential client's refresh needs its
+// secret), and the refusal does not spend it; a refresh naming a scope
+// must name the one granted.
+func TestRefreshTokenBoundToClient(t *testing.T) {
+	o := newOP(t)
+	id, secret := o.register(provider.Spec{})
+	code, verifier := o.code(id, nil)
+	_, tok := o.exchange(code, verifier, id, secret)
+	rt := tok["refresh_token"].(string)
+	req, _ := http.NewRequest(http.MethodPost, o.URL+"/auth/refresh", strings.NewReader(`{"refresh_token":"`+rt+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/auth/refresh with an OAuth client's token: %d, want 401", resp.StatusCode)
+	}
+	if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {"openid"}}, id, secret); e != "invalid_scope" {
+		t.Fatalf("narrowed scope: %d %q, want invalid_scope", status, e)
+	}
+	status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt},
+		"scope": {"offline_access openid profile"}}, id, secret)
+	if status != http.StatusOK {
+		t.Fatalf("the same token at the token endpoint, with the granted scope: %d %s", status, body)
+	}
+}

@@ -30,7 +30,7 @@ import (
 type Sessions interface {
 	Authenticate(ctx context.Context, username, pw string, cl session.Client) (store.User, error)
 	Start(ctx context.Context, gr session.Grantee, u store.User, authTime time.Time, cl session.Client) (*session.Grant, error)
-	Refresh(ctx context.Context, presented string, cl session.Client) (*session.Grant, error)
+	RefreshFor(ctx context.Context, clientID, presented string, cl session.Client) (*session.Grant, error)
 	SessionOfRefreshToken(ctx context.Context, presented string) (store.Session, error)
 	CurrentRefreshToken(ctx context.Context, presented string) (store.Session, error)
 	Live(ctx context.Context, sid string) (store.Session, error)

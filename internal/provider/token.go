@@ -179,30 +179,25 @@ func tokenResponse(v any) *op.Response {
 
 // RefreshToken is the refresh_token grant (RFC 6749 §6) through the
 // engine: the same rotation, grace window and reuse detection as the
-// first-party API's. A refresh token of another client is refused before
-// it is touched, so presenting it neither rotates it nor counts as reuse.
+// first-party API's. A refresh token of another client is refused by the
+// engine before it is touched, so presenting it neither rotates it nor
+// counts as reuse. A scope parameter must name the granted scope:
+// narrowing it is not supported.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
 	p := s.p
 	client := r.Client.(opClient).c
-	peer := peerOf(ctx)
-	sess, err := p.d.Sessions.SessionOfRefreshToken(ctx, r.Data.RefreshToken)
-	if err != nil {
-		return nil, refreshError(err)
-	}
-	if sess.ClientID != client.ID {
-		return nil, invalidGrant("the refresh token was issued to another client")
-	}
 	if len(r.Data.Scopes) > 0 {
-		for _, sc := range r.Data.Scopes {
-			if !scopeHas(sess.Scope, sc) {
-				return nil, oidc.ErrInvalidScope().WithDescription("scope %q was not granted", sc)
-			}
+		// Only a request that names a scope pays for reading the session
+		// first; the check must come before the rotation.
+		sess, err := p.d.Sessions.SessionOfRefreshToken(ctx, r.Data.RefreshToken)
+		if err != nil || sess.ClientID != client.ID {
+			return nil, invalidGrant("the refresh token is not valid")
 		}
-		if len(r.Data.Scopes) != len(strings.Fields(sess.Scope)) {
-			return nil, oidc.ErrInvalidScope().WithDescription("narrowing the scope at a refresh is not supported")
+		if !sameScopes(r.Data.Scopes, sess.Scope) {
+			return nil, oidc.ErrInvalidScope().WithDescription("the scope of a refresh must be the one granted; narrowing it is not supported")
 		}
 	}
-	g, err := p.d.Sessions.Refresh(ctx, r.Data.RefreshToken, peer)
+	g, err := p.d.Sessions.RefreshFor(ctx, client.ID, r.Data.RefreshToken, peerOf(ctx))
 	if err != nil {
 		return nil, refreshError(err)
 	}
@@ -222,6 +217,21 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		}
 	}
 	return tokenResponse(resp), nil
+}
+
+// sameScopes reports whether the requested scopes are exactly the
+// granted ones, in any order.
+func sameScopes(requested []string, granted string) bool {
+	g := strings.Fields(granted)
+	if len(dedupe(requested)) != len(g) {
+		return false
+	}
+	for _, sc := range requested {
+		if !slices.Contains(g, sc) {
+			return false
+		}
+	}
+	return true
 }
 
 // refreshError maps the engine's refusals to invalid_grant; anything

@@ -498,7 +498,17 @@ func TestLoginForGrantee(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			next := mustRefresh(t, f, g.RefreshToken)
+			next, err := f.Engine.RefreshFor(ctx, tt.want.ClientID, g.RefreshToken, session.Client{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.gr != nil {
+				// Refresh is the first-party client's: another client's
+				// token does not rotate there.
+				if _, err := f.Engine.Refresh(ctx, next.RefreshToken, session.Client{}); !errors.Is(err, session.ErrInvalidRefreshToken) {
+					t.Fatalf("Refresh of %s's token: %v, want ErrInvalidRefreshToken", tt.want.ClientID, err)
+				}
+			}
 			for name, tok := range map[string]string{"login": g.AccessToken, "refresh": next.AccessToken} {
 				client, aud, scope := claims(tok)
 				if client != tt.want.ClientID || !slices.Equal(aud, tt.want.Audience) || scope != tt.want.Scope {

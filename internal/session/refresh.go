@@ -88,6 +88,16 @@ func unseal(raw, hash, blob []byte) (successor, error) {
 // is revoked in its own committed transaction, a refresh_token_reuse audit
 // event is written with it, and ErrRefreshReuse is returned.
 func (e *Engine) Refresh(ctx context.Context, presented string, cl Client) (*Grant, error) {
+	return e.RefreshFor(ctx, e.cfg.ClientID, presented, cl)
+}
+
+// RefreshFor is Refresh for the client clientID: a refresh token of
+// another client's session is ErrInvalidRefreshToken, before it is
+// looked at any further, so presenting it neither rotates it nor counts
+// as reuse. Refresh is RefreshFor the first-party client: an OAuth
+// client's refresh token, which its client must authenticate to use (RFC
+// 6749 §6), does not rotate at the first-party API.
+func (e *Engine) RefreshFor(ctx context.Context, clientID, presented string, cl Client) (*Grant, error) {
 	raw, err := ParseRefreshToken(presented)
 	if err != nil {
 		return nil, err
@@ -103,6 +113,9 @@ func (e *Engine) Refresh(ctx context.Context, presented string, cl Client) (*Gra
 		s, err := e.store.SessionByID(ctx, t.SessionID)
 		if err != nil {
 			return nil, fmt.Errorf("session: refresh: %w", err)
+		}
+		if s.ClientID != clientID {
+			return nil, ErrInvalidRefreshToken
 		}
 		if s.Revoked() {
 			return nil, ErrSessionEnded

@@ -48,6 +48,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authentic
 	}
 	p, err := s.verifier.Verify(r.Context(), raw)
 	switch {
+	case err == nil && p.ClientID != s.firstParty:
+		// An OAuth client's access token, valid for resource servers of
+		// its audience, does not act for the user at the first-party API
+		// (sessions, password, administration): a third-party client
+		// granted "openid profile" would otherwise get all of that.
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="issued to another client"`)
+		edge.WriteProblem(w, http.StatusUnauthorized, problem.CodeInvalidToken, "the access token was issued to another client")
 	case err == nil:
 		return authenticated{principal: p, viaCookie: viaCookie, jar: jar}, true
 	case errors.Is(err, guard.ErrRevoked):

@@ -35,7 +35,7 @@ const fuzzGoodToken = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"
 func (v *authVerifier) Verify(_ context.Context, raw string) (*guard.Principal, error) {
 	v.got = append(v.got, raw)
 	if raw == fuzzGoodToken {
-		return &guard.Principal{Subject: "u"}, nil
+		return &guard.Principal{Subject: "u", ClientID: "gatehouse"}, nil
 	}
 	return nil, guard.ErrMalformed
 }
@@ -61,7 +61,7 @@ func FuzzAuthorization(f *testing.F) {
 	f.Add("Bearer a b", "")
 	f.Fuzz(func(t *testing.T, authz, cookies string) {
 		v := &authVerifier{}
-		s := &Server{verifier: v, log: slog.New(slog.DiscardHandler)}
+		s := &Server{verifier: v, log: slog.New(slog.DiscardHandler), firstParty: "gatehouse"}
 		r := httptest.NewRequest(http.MethodGet, "/auth/session", nil)
 		if authz != "" {
 			r.Header.Set("Authorization", authz)

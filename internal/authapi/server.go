@@ -111,6 +111,9 @@ type Server struct {
 	log      *slog.Logger
 	clock    clock.Clock
 	cfg      Config
+	// firstParty is the built-in client's id: only its access tokens act
+	// for the user here.
+	firstParty string
 	// feedSecret is the SHA-256 of RevocationFeedSecret: compared hashed,
 	// so the comparison's time depends on neither value's length.
 	feedSecret [sha256.Size]byte
@@ -134,7 +137,8 @@ func New(d Deps, cfg Config) (*Server, error) {
 		cfg.RefreshCookiePath = refreshPath
 	}
 	return &Server{engine: d.Engine, verifier: d.Verifier, keys: d.Keys, feed: d.Feed, clients: d.Clients, edge: d.Edge, log: d.Log,
-		clock: d.Clock, cfg: cfg, feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}, nil
+		clock: d.Clock, cfg: cfg, firstParty: d.Engine.FirstParty().ClientID,
+		feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}, nil
 }
 
 // PrivatePaths are the path prefixes whose answers describe accounts and

@@ -385,8 +385,9 @@ func TestDirectEndpointInput(t *testing.T) {
 // TestRefreshTokenBoundToClient: an OAuth client's refresh token does not
 // rotate at the first-party API's /auth/refresh, which authenticates no
 // client (RFC 6749 §6: a confidential client's refresh needs its
-// secret), and the refusal does not spend it; a refresh naming a scope
-// must name the one granted.
+// secret), and the refusal does not spend it; its access token does not
+// act for the user at the first-party API; a refresh naming a scope must
+// name the one granted.
 func TestRefreshTokenBoundToClient(t *testing.T) {
 	o := newOP(t)
 	id, secret := o.register(provider.Spec{})
@@ -402,6 +403,19 @@ func TestRefreshTokenBoundToClient(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/auth/refresh with an OAuth client's token: %d, want 401", resp.StatusCode)
+	}
+	// Nor does its access token act for the user at the first-party API.
+	for _, path := range []string{"/auth/session", "/auth/sessions", "/auth/consents", "/admin/users"} {
+		req, _ := http.NewRequest(http.MethodGet, o.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET %s with an OAuth client's access token: %d, want 401", path, resp.StatusCode)
+		}
 	}
 	if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {"openid"}}, id, secret); e != "invalid_scope" {
 		t.Fatalf("narrowed scope: %d %q, want invalid_scope", status, e)

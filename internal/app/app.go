@@ -47,6 +47,7 @@ type Database interface {
 	provider.Codes
 	provider.PushedRequests
 	provider.Consents
+	provider.LogoutNotices
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	SchemaVersion(ctx context.Context) (int64, error)
 	Close() error

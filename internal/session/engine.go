@@ -97,7 +97,9 @@ type Store interface {
 	// its sessions not already revoked, in one transaction;
 	// store.ErrNotFound for an unknown id, and then nothing is written.
 	// Audit events about the user are kept: they are the record of what
-	// the account did.
+	// the account did. So are the logout notices of its sessions (see
+	// CreateSession), marked ended in the same transaction with the
+	// reason "user_deleted".
 	DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error
 	// UpdateUser reads the user, applies fn and writes it back in one
 	// transaction, ignoring any change fn makes to the id;
@@ -105,7 +107,10 @@ type Store interface {
 	// error unchanged, and then nothing is written.
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
 
-	// CreateSession stores a session and its first refresh token atomically.
+	// CreateSession stores a session and its first refresh token
+	// atomically, and, in the same transaction, when the session's client
+	// is registered with a back-channel logout URI, the session's armed
+	// logout notice (store.LogoutNotice, provider.LogoutNotices).
 	CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error
 	// SessionByID returns the session, revoked or not, or
 	// store.ErrNotFound.
@@ -126,11 +131,13 @@ type Store interface {
 	RotateRefreshToken(ctx context.Context, r store.Rotation) error
 	// RevokeSession ends the session and appends ev in one transaction,
 	// with one revocation-feed entry when it ended the session just now
-	// (it was live); revoking twice is not an error and appends no entry;
-	// an unknown id is store.ErrNotFound.
+	// (it was live), when it also marks the session's armed logout notice
+	// ended with reason; revoking twice is not an error and appends no
+	// entry; an unknown id is store.ErrNotFound.
 	RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error
 	// RevokeUserSessions ends all the user's live sessions but except, and
-	// appends ev and one revocation-feed entry per session ended, in one
+	// appends ev and one revocation-feed entry per session ended, and
+	// marks their armed logout notices ended with reason, in one
 	// transaction, returning how many it ended.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error)
 	// PruneRevocations deletes the revocation-feed entries revoked before

@@ -356,3 +356,91 @@ type Consent struct {
 	Scopes    []string
 	GrantedAt time.Time
 }
+
+// Logout notice outcomes (LogoutNotice.Outcome).
+const (
+	// NoticeSent: the client's back-channel logout URI took the logout
+	// token (a 2xx answer).
+	NoticeSent = "sent"
+	// NoticeFailed: every attempt failed; the sender gave up.
+	NoticeFailed = "failed"
+	// NoticeDropped: nothing was owed any more when the session ended
+	// (the client was deleted, or no longer has a back-channel URI).
+	NoticeDropped = "dropped"
+)
+
+// LogoutNotice is the OpenID Connect back-channel logout (Back-Channel
+// Logout 1.0 §2.5) owed to the client of one session: the provider POSTs
+// a logout token to the client's backchannel_logout_uri once the session
+// ends, for whatever reason. It is created with the session, for a client
+// registered with a back-channel URI, and outlives the session (a deleted
+// user's sessions are deleted with it), which is why it keeps the client
+// and the user (the token's aud and sub) itself.
+//
+// Its life: armed (EndedAt zero) while the session is live, looked at
+// again at DueAt, the session's next deadline; ended (EndedAt set, with
+// Reason) once the session is revoked, deleted or past its idle or
+// absolute deadline; then claimed by one sender at a time (Lease, until
+// LeaseUntil), attempted, rescheduled (DueAt) after a failure, and done
+// (DoneAt, Outcome).
+type LogoutNotice struct {
+	SessionID string
+	ClientID  string
+	UserID    string
+	// DueAt is when the notice is next looked at: while armed, the
+	// session's deadline as last seen; once ended, its next attempt.
+	DueAt time.Time
+	// EndedAt is when the session was found to have ended, and Reason why
+	// (a session's revoke reason, "user_deleted", "idle_timeout",
+	// "lifetime_exceeded", or "session_gone" for a session that vanished
+	// unnoticed); zero and empty while armed.
+	EndedAt time.Time
+	Reason  string
+	// Attempts is how many deliveries were tried.
+	Attempts int
+	// Lease names the claim that holds the notice until LeaseUntil; empty
+	// when none does.
+	Lease      string
+	LeaseUntil time.Time
+	// DoneAt is when the notice was settled for good, with Outcome
+	// (NoticeSent, NoticeFailed, NoticeDropped); zero until then.
+	DoneAt  time.Time
+	Outcome string
+}
+
+// NoticeClaim asks for the logout notices due at Now (ClaimLogoutNotices).
+type NoticeClaim struct {
+	Now time.Time
+	// IdleTimeout is the engine's: a session not used for this long has
+	// ended, as store.SessionQuery.LiveAt tells.
+	IdleTimeout time.Duration
+	// Lease names this claim; the notices it returns are held under it
+	// until LeaseUntil.
+	Lease      string
+	LeaseUntil time.Time
+	Limit      int // at most 1000; 0 means 1000
+}
+
+// NoticeResult is what became of one attempt at a claimed notice
+// (SettleLogoutNotice): with RetryAt set, the notice is attempted again
+// then; otherwise it is done at DoneAt with Outcome.
+type NoticeResult struct {
+	SessionID string
+	Lease     string // the claim's, which must still hold the notice
+	Attempts  int    // attempts made, this one included
+	RetryAt   time.Time
+	DoneAt    time.Time
+	Outcome   string
+}
+
+// Check refuses a result without the claim's lease, or that is neither a
+// retry nor a time and an outcome.
+func (r NoticeResult) Check() error {
+	switch {
+	case r.Lease == "":
+		return errors.New("store: a logout notice's result needs the claim's lease")
+	case r.RetryAt.IsZero() && (r.DoneAt.IsZero() || r.Outcome == ""):
+		return errors.New("store: a logout notice's result is a retry time, or a time and an outcome")
+	}
+	return nil
+}

@@ -34,8 +34,9 @@ func scanSession(row pgx.Row) (store.Session, error) {
 	return s, nil
 }
 
-// CreateSession inserts a session and its first refresh token in one
-// transaction.
+// CreateSession inserts a session and its first refresh token, and the
+// session's logout notice when its client has a back-channel logout URI,
+// in one transaction.
 func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
@@ -45,9 +46,11 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.Refre
 			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1,$2,$3)`,
-			rt.Hash, s.ID, ts(rt.CreatedAt))
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1,$2,$3)`,
+			rt.Hash, s.ID, ts(rt.CreatedAt)); err != nil {
+			return err
+		}
+		return armNotice(ctx, tx, s)
 	})
 }
 
@@ -148,7 +151,8 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
 // RevokeSession ends the session and, in the same transaction, appends ev
 // (when its Type is set) and the session's entry in the revocation feed.
 // Revoking an already revoked session changes nothing (no feed entry) and
-// is not an error; an unknown id is ErrNotFound. The UPDATE's
+// is not an error; an unknown id is ErrNotFound. The statement that ends
+// the session also marks its armed logout notice ended. The UPDATE's
 // revoked_at IS NULL is what makes two concurrent revocations append one
 // entry: the second waits for the first's row lock and then matches
 // nothing.
@@ -160,7 +164,8 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 func revokeSession(ctx context.Context, tx pgx.Tx, id, reason string, at time.Time, ev store.AuditEvent) error {
 	if _, err := appendFeed(ctx, tx, `WITH ended AS (
 				UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-				WHERE id = $3 AND revoked_at IS NULL RETURNING id)
+				WHERE id = $3 AND revoked_at IS NULL RETURNING id),
+			`+endedNotices+`
 			INSERT INTO revocations (session_id, revoked_at) SELECT id, $1 FROM ended
 			RETURNING seq`, at, reason, id); err != nil {
 		return err
@@ -178,15 +183,17 @@ func revokeSession(ctx context.Context, tx pgx.Tx, id, reason string, at time.Ti
 // RevokeUserSessions ends every live session of the user except the one
 // with id except (which may be empty), appends ev and one feed entry per
 // session it ends in the same transaction, and returns how many sessions
-// it ended. The feed entries are exactly the rows the UPDATE changed
-// (RETURNING), not a second read that could see a different set.
+// it ended. The feed entries, and the logout notices marked ended, are
+// exactly the rows the UPDATE changed (RETURNING), not a second read that
+// could see a different set.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error) {
 	var n int
 	err := db.feedTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		n, err = appendFeed(ctx, tx, `WITH ended AS (
 				UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-				WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL RETURNING id)
+				WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL RETURNING id),
+			`+endedNotices+`
 			INSERT INTO revocations (session_id, revoked_at) SELECT id, $1 FROM ended ORDER BY id
 			RETURNING seq`, at, reason, userID, except)
 		if err != nil {

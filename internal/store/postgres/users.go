@@ -81,13 +81,14 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 // DeleteUser removes the user with every session and refresh token of it
 // (ON DELETE CASCADE) and appends ev, in one transaction, with a feed
 // entry revoked at at for each of its sessions not already revoked: their
-// access tokens are still valid at resource servers. Audit events about
-// the user stay. Returns ErrNotFound for an unknown id.
+// access tokens are still valid at resource servers. The armed logout
+// notices of its sessions are marked ended (user_deleted) and stay. Audit
+// events about the user stay. Returns ErrNotFound for an unknown id.
 //
 // The user row is locked first: a login creating a session for the user
 // holds a key-share lock on it until it commits, so the sessions read for
-// the feed are every session the delete will cascade to, none created
-// after the read.
+// the feed (and their notices) are every session the delete will cascade
+// to, none created after the read.
 func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error {
 	return db.feedTx(ctx, func(tx pgx.Tx) error {
 		var found bool
@@ -100,6 +101,12 @@ func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time, ev store.
 		if _, err := appendFeed(ctx, tx, `INSERT INTO revocations (session_id, revoked_at)
 			SELECT id, $1 FROM sessions WHERE user_id = $2 AND revoked_at IS NULL ORDER BY id
 			RETURNING seq`, at, id); err != nil {
+			return err
+		}
+		// The notices outlive the sessions: what was owed to their
+		// clients is still owed.
+		if _, err := tx.Exec(ctx, `UPDATE logout_notices SET ended_at = $1, reason = 'user_deleted', due_at = $1
+			WHERE user_id = $2 AND ended_at IS NULL AND done_at IS NULL`, at, id); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {

@@ -32,8 +32,9 @@ func scanSession(row scanner) (store.Session, error) {
 	return s, nil
 }
 
-// CreateSession inserts a session and its first refresh token in one
-// transaction.
+// CreateSession inserts a session and its first refresh token, and the
+// session's logout notice when its client has a back-channel logout URI,
+// in one transaction.
 func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
@@ -46,7 +47,10 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.Refre
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?,?,?)`,
 			rt.Hash, s.ID, ts(rt.CreatedAt))
-		return formatError(err)
+		if err != nil {
+			return formatError(err)
+		}
+		return armNotice(ctx, tx, s)
 	})
 }
 
@@ -133,7 +137,8 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) error {
 }
 
 // RevokeSession ends the session and, in the same transaction, appends ev
-// (when its Type is set) and the session's entry in the revocation feed.
+// (when its Type is set) and the session's entry in the revocation feed,
+// and marks its armed logout notice ended.
 // Revoking an already revoked session changes nothing (no feed entry) and
 // is not an error; an unknown id is ErrNotFound.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time, ev store.AuditEvent) error {
@@ -157,6 +162,9 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 				id, ts(at)); err != nil {
 				return formatError(err)
 			}
+			if err := endNotices(ctx, tx, at, reason, `session_id = ?`, id); err != nil {
+				return err
+			}
 		}
 		return appendAudit(ctx, tx, ev)
 	})
@@ -164,8 +172,8 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 
 // RevokeUserSessions ends every live session of the user except the one
 // with id except (which may be empty), appends ev and one feed entry per
-// session it ends in the same transaction, and returns how many sessions
-// it ended.
+// session it ends and marks their armed logout notices ended in the same
+// transaction, and returns how many sessions it ended.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason string, at time.Time, ev store.AuditEvent) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -175,6 +183,10 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason str
 			SELECT id, ? FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL ORDER BY id`,
 			ts(at), userID, except); err != nil {
 			return formatError(err)
+		}
+		if err := endNotices(ctx, tx, at, reason, `session_id IN (SELECT id FROM sessions
+			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL)`, userID, except); err != nil {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
 			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`, ts(at), reason, userID, except)

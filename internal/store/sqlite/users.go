@@ -63,13 +63,19 @@ func (db *DB) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, e
 // DeleteUser removes the user with every session and refresh token of it
 // (ON DELETE CASCADE) and appends ev, in one transaction, with a feed
 // entry revoked at at for each of its sessions not already revoked: their
-// access tokens are still valid at resource servers. Audit events about
-// the user stay. Returns ErrNotFound for an unknown id.
+// access tokens are still valid at resource servers. The armed logout
+// notices of its sessions are marked ended (user_deleted) and stay. Audit
+// events about the user stay. Returns ErrNotFound for an unknown id.
 func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time, ev store.AuditEvent) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (session_id, revoked_at)
 			SELECT id, ? FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY id`, ts(at), id); err != nil {
 			return formatError(err)
+		}
+		// The notices outlive the sessions: what was owed to their
+		// clients is still owed.
+		if err := endNotices(ctx, tx, at, "user_deleted", `user_id = ?`, id); err != nil {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err := deletedOne(res, err, "user "+id); err != nil {

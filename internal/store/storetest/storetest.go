@@ -40,6 +40,7 @@ type Store interface {
 	provider.Codes          // the provider's authorization codes
 	provider.PushedRequests // its pushed authorization requests
 	provider.Consents       // its remembered consents
+	provider.LogoutNotices  // its back-channel logout notices
 
 	// Secret returns the named secret, creating it with size random bytes
 	// on first use; concurrent first uses agree. Its consumer is the
@@ -85,6 +86,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"PrunePushedRequests", testPrunePushedRequests},
 		{"Consents", testConsents},
 		{"AuthorizationCascade", testAuthorizationCascade},
+		{"LogoutNotices", testLogoutNotices},
+		{"LogoutNoticeDeadlines", testLogoutNoticeDeadlines},
+		{"LogoutNoticeEnds", testLogoutNoticeEnds},
+		{"LogoutNoticeClaimConcurrent", testLogoutNoticeClaimConcurrent},
+		{"PruneLogoutNotices", testPruneLogoutNotices},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

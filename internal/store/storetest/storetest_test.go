@@ -20,4 +20,5 @@ var _ interface {
 	provider.Codes
 	provider.PushedRequests
 	provider.Consents
+	provider.LogoutNotices
 } = storetest.Store(nil)

@@ -83,6 +83,8 @@ func newClientCmd(e *env) *cobra.Command {
 	fl.BoolVar(&spec.FirstParty, "first-party", false, "the operator's own client: no consent page")
 	fl.BoolVar(&spec.RequirePAR, "require-par", false, "accept authorization requests only through pushed authorization requests (RFC 9126)")
 	fl.StringVar(&spec.AuthMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post or private_key_jwt")
+	fl.DurationVar(&spec.AccessTokenTTL, "access-token-ttl", 0, "the client's access-token lifetime, shorter than access_token_ttl (default: the server's)")
+	fl.DurationVar(&spec.RefreshTokenTTL, "refresh-token-ttl", 0, "the absolute lifetime of the client's sessions and refresh tokens, shorter than session_lifetime (default: the server's)")
 	outputFlag(add, &output)
 
 	list := &cobra.Command{

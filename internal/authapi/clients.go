@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
@@ -39,6 +40,10 @@ type createClientRequest struct {
 	FirstParty              bool     `json:"first_party"`
 	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	// AccessTokenTTL and RefreshTokenTTL are in seconds; 0 or absent
+	// keeps the server's.
+	AccessTokenTTL  int64 `json:"access_token_ttl"`
+	RefreshTokenTTL int64 `json:"refresh_token_ttl"`
 }
 
 // registeredClient is the answer to a registration or a secret rotation:
@@ -86,6 +91,7 @@ func (s *Server) handleAdminCreateClient() http.Handler {
 			GrantTypes: req.GrantTypes, Scopes: strings.Fields(req.Scope), Audiences: req.Audiences,
 			BackchannelLogoutURI: req.BackchannelLogoutURI, Public: req.Public, FirstParty: req.FirstParty,
 			RequirePAR: req.RequirePAR, AuthMethod: req.TokenEndpointAuthMethod,
+			AccessTokenTTL: seconds(req.AccessTokenTTL), RefreshTokenTTL: seconds(req.RefreshTokenTTL),
 		})
 		if err != nil {
 			s.engineError(w, r, err)
@@ -143,4 +149,13 @@ func (s *Server) handleAdminRotateClientSecret() http.Handler {
 		}
 		edge.WriteJSON(w, http.StatusOK, registeredClient{Metadata: provider.MetadataOf(cl), ClientSecret: secret})
 	})
+}
+
+// seconds is n seconds, or -1s for a count that would overflow, which the
+// registry refuses as negative.
+func seconds(n int64) time.Duration {
+	if n < 0 || n > int64(1<<62)/int64(time.Second) {
+		return -time.Second
+	}
+	return time.Duration(n) * time.Second
 }

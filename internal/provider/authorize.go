@@ -397,7 +397,8 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, client store.Client, pr pending) {
 	ctx := r.Context()
 	scope := strings.Join(pr.Scope, " ")
-	g, err := p.d.Sessions.Start(ctx, session.Grantee{ClientID: client.ID, Audience: pr.Audience, Scope: scope},
+	g, err := p.d.Sessions.Start(ctx, session.Grantee{ClientID: client.ID, Audience: pr.Audience, Scope: scope,
+		AccessTTL: client.AccessTokenTTL, Lifetime: client.RefreshTokenTTL},
 		store.User{ID: pr.UserID, CredentialVersion: pr.CredVersion}, pr.AuthTime, p.peer(r))
 	if errors.Is(err, session.ErrInvalidCredentials) {
 		pr.UserID, pr.Username = "", ""

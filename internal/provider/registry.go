@@ -59,19 +59,23 @@ func unknown(err error) error {
 // present it: its registration under RFC 7591 §2's names, never its
 // secret or the secret's hash.
 type Metadata struct {
-	ClientID                string    `json:"client_id"`
-	ClientName              string    `json:"client_name"`
-	Public                  bool      `json:"public"`
-	FirstParty              bool      `json:"first_party"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
-	GrantTypes              []string  `json:"grant_types"`
-	Scope                   string    `json:"scope"`
-	Audiences               []string  `json:"audiences"`
-	BackchannelLogoutURI    string    `json:"backchannel_logout_uri,omitempty"`
-	RequirePAR              bool      `json:"require_pushed_authorization_requests"`
-	CreatedAt               time.Time `json:"created_at"`
+	ClientID                string   `json:"client_id"`
+	ClientName              string   `json:"client_name"`
+	Public                  bool     `json:"public"`
+	FirstParty              bool     `json:"first_party"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	Scope                   string   `json:"scope"`
+	Audiences               []string `json:"audiences"`
+	BackchannelLogoutURI    string   `json:"backchannel_logout_uri,omitempty"`
+	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
+	// AccessTokenTTL and RefreshTokenTTL are the client's own token
+	// lifetimes in seconds, absent when it keeps the server's.
+	AccessTokenTTL  int64     `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL int64     `json:"refresh_token_ttl,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 // MetadataOf presents c; absent lists are empty, not null.
@@ -86,7 +90,8 @@ func MetadataOf(c store.Client) Metadata {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: list(c.RedirectURIs),
 		PostLogoutRedirectURIs: list(c.PostLogoutRedirectURIs), GrantTypes: list(c.GrantTypes),
 		Scope: strings.Join(c.Scopes, " "), Audiences: list(c.Audiences), BackchannelLogoutURI: c.BackchannelLogoutURI,
-		RequirePAR: c.RequirePAR, CreatedAt: c.CreatedAt.UTC()}
+		RequirePAR: c.RequirePAR, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
+		RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second), CreatedAt: c.CreatedAt.UTC()}
 }
 
 // Spec is what a registration asks for.
@@ -107,7 +112,13 @@ type Spec struct {
 	RequirePAR           bool
 	// AuthMethod defaults to client_secret_basic (none for a public
 	// client).
-	AuthMethod      string
+	AuthMethod string
+	// AccessTokenTTL shortens the client's access tokens' lifetime below
+	// the server's access_token_ttl (a longer one is capped at it: the
+	// revocation feed protects one server lifetime). RefreshTokenTTL
+	// shortens the absolute lifetime of the client's sessions, and so of
+	// its refresh tokens, below session_lifetime. Zero keeps the server's;
+	// at least a second otherwise.
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 }
@@ -345,8 +356,10 @@ func validate(s Spec) (store.Client, error) {
 			return bad("audience %q is not an absolute URI without a fragment (RFC 8707 §2), at most 200 bytes", a)
 		}
 	}
-	if c.AccessTokenTTL < 0 || c.RefreshTokenTTL < 0 {
-		return bad("token lifetimes cannot be negative")
+	for _, d := range []time.Duration{c.AccessTokenTTL, c.RefreshTokenTTL} {
+		if d < 0 || (d > 0 && d < time.Second) || d%time.Second != 0 {
+			return bad("token lifetimes are whole seconds, at least one (or zero: the server's)")
+		}
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
@@ -47,6 +48,10 @@ func TestValidate(t *testing.T) {
 		{"relative audience", with(func(s *Spec) { s.Audiences = []string{"api"} }), "audience"},
 		{"http back-channel URI", with(func(s *Spec) { s.BackchannelLogoutURI = "http://rp.example.com/bc" }), "backchannel_logout_uri"},
 		{"bad post-logout URI", with(func(s *Spec) { s.PostLogoutRedirectURIs = []string{"https://rp.example.com/*"} }), "post_logout_redirect_uri"},
+		{"token lifetimes", with(func(s *Spec) { s.AccessTokenTTL, s.RefreshTokenTTL = time.Minute, time.Hour }), ""},
+		{"negative lifetime", with(func(s *Spec) { s.AccessTokenTTL = -time.Second }), "lifetimes"},
+		{"sub-second lifetime", with(func(s *Spec) { s.RefreshTokenTTL = time.Millisecond }), "lifetimes"},
+		{"fractional lifetime", with(func(s *Spec) { s.AccessTokenTTL = 1500 * time.Millisecond }), "lifetimes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := validate(c.spec)

@@ -163,3 +163,49 @@ func TestLifetimesUnderRotation(t *testing.T) {
 		t.Fatalf("refresh past the absolute lifetime: %d, want 400", status)
 	}
 }
+
+// TestClientLifetimes: a client's registered lifetimes hold: its access
+// tokens live its access-token lifetime, at the code exchange, at every
+// refresh and for client_credentials, and its sessions end at its
+// refresh-token lifetime however active; an access-token lifetime longer
+// than the server's is capped at the server's.
+func TestClientLifetimes(t *testing.T) {
+	o := newOP(t)
+	id, secret := o.register(provider.Spec{AccessTokenTTL: time.Minute, RefreshTokenTTL: 2 * time.Hour,
+		GrantTypes: []string{provider.GrantAuthorizationCode, provider.GrantRefreshToken, provider.GrantClientCredentials}})
+	long, longSecret := o.register(provider.Spec{AccessTokenTTL: 24 * time.Hour,
+		GrantTypes: []string{provider.GrantAuthorizationCode, provider.GrantClientCredentials}})
+	expiresIn := func(body []byte) float64 {
+		var out struct {
+			ExpiresIn float64 `json:"expires_in"`
+		}
+		_ = json.Unmarshal(body, &out)
+		return out.ExpiresIn
+	}
+	code, verifier := o.code(id, nil)
+	status, tok := o.exchange(code, verifier, id, secret)
+	if status != http.StatusOK || tok["expires_in"] != float64(60) {
+		t.Fatalf("exchange: %d expires_in %v, want 60", status, tok["expires_in"])
+	}
+	rt := tok["refresh_token"].(string)
+	o.Clock.Advance(time.Hour)
+	status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret)
+	if status != http.StatusOK || expiresIn(body) != 60 {
+		t.Fatalf("refresh: %d %s, want expires_in 60", status, body)
+	}
+	var next struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.Unmarshal(body, &next)
+	o.Clock.Advance(time.Hour + time.Second) // 2 h since sign-in, active all along
+	if status, e, _ := o.tokenError(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.RefreshToken}}, id, secret); e != "invalid_grant" {
+		t.Fatalf("refresh past the client's refresh-token lifetime: %d %q", status, e)
+	}
+	if status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"client_credentials"}}, id, secret); status != http.StatusOK || expiresIn(body) != 60 {
+		t.Fatalf("client_credentials: %d %s, want expires_in 60", status, body)
+	}
+	server := o.App.Issuer.TTL().Seconds()
+	if status, _, body := o.postForm(provider.PathToken, url.Values{"grant_type": {"client_credentials"}}, long, longSecret); status != http.StatusOK || expiresIn(body) != server {
+		t.Fatalf("a longer lifetime than the server's: %d %s, want expires_in %v", status, body, server)
+	}
+}

@@ -277,6 +277,7 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 		Audience:  aud,
 		AuthTime:  now,
 		Scope:     strings.Join(scopes, " "),
+		TTL:       client.AccessTokenTTL,
 	})
 	if err != nil {
 		return nil, err

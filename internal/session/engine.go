@@ -165,6 +165,14 @@ type Grantee struct {
 	// Audience empty means the issuer's default audience.
 	Audience []string
 	Scope    string
+	// AccessTTL, when not zero, shortens the session's access tokens'
+	// lifetime below the issuer's (never lengthens it: the revocation
+	// feed keeps a revocation one issuer lifetime, so a longer-lived
+	// token would outlive it at the guards). Lifetime, when not zero,
+	// shortens the session's absolute lifetime below the engine's. Both
+	// come from the client's registration.
+	AccessTTL time.Duration
+	Lifetime  time.Duration
 }
 
 // Config holds the engine's policy.
@@ -461,7 +469,8 @@ func (e *Engine) start(ctx context.Context, gr Grantee, u store.User, cl Client,
 		AuthTime:          authTime,
 		CreatedAt:         now,
 		LastUsedAt:        now,
-		ExpiresAt:         authTime.Add(e.cfg.Lifetime),
+		ExpiresAt:         authTime.Add(shorter(e.cfg.Lifetime, gr.Lifetime)),
+		AccessTTL:         gr.AccessTTL,
 		CreatedIP:         cl.IP,
 		CreatedUserAgent:  cl.UserAgent,
 		LastIP:            cl.IP,
@@ -521,6 +530,7 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		Roles:     u.Roles,
 		Scope:     e.scope(s),
 		NotAfter:  s.ExpiresAt,
+		TTL:       s.AccessTTL,
 		CSRFHash:  csrf.ClaimHash(csrfToken),
 	})
 	if err != nil {
@@ -535,6 +545,14 @@ func (e *Engine) grant(ctx context.Context, u store.User, s store.Session, rt st
 		RefreshExpiresAt: e.refreshExpiry(s),
 		CSRFToken:        csrfToken,
 	}}, nil
+}
+
+// shorter is limit, or override when that is set and shorter.
+func shorter(limit, override time.Duration) time.Duration {
+	if override > 0 && override < limit {
+		return override
+	}
+	return limit
 }
 
 // scope is the session's scope: the one granted at login, or for a

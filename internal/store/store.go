@@ -63,6 +63,10 @@ type Session struct {
 	// Empty means the first-party defaults.
 	Audience []string
 	Scope    string
+	// AccessTTL, when not zero, is the lifetime of the session's access
+	// tokens, shorter than the server's: its client's registration asked
+	// for it (capped by the issuer at access_token_ttl).
+	AccessTTL time.Duration
 	// AuthTime is when the user presented credentials; the absolute
 	// lifetime counts from it.
 	AuthTime   time.Time

@@ -72,6 +72,9 @@ type Subject struct {
 	Scope    string
 	// NotAfter caps the token's expiry (the session's absolute end).
 	NotAfter time.Time
+	// TTL, when not zero and shorter than the issuer's, is this token's
+	// lifetime (its client registered a shorter one).
+	TTL time.Duration
 	// CSRFHash is the csrf_hash claim (see Claims.CSRFHash); empty omits it.
 	CSRFHash string
 }
@@ -86,7 +89,11 @@ func (i *Issuer) Issue(ctx context.Context, s Subject) (raw, jti string, exp tim
 		return "", "", time.Time{}, err
 	}
 	now := i.clock.Now()
-	exp = now.Add(i.ttl)
+	ttl := i.ttl
+	if s.TTL > 0 && s.TTL < ttl {
+		ttl = s.TTL
+	}
+	exp = now.Add(ttl)
 	if !s.NotAfter.IsZero() && s.NotAfter.Before(exp) {
 		exp = s.NotAfter
 	}

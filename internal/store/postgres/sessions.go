@@ -15,7 +15,7 @@ import (
 
 const sessionColumns = `id, user_id, client_id, auth_time, created_at, last_used_at, expires_at,
 	created_ip, created_user_agent, last_ip, last_user_agent, device, csrf_hash, last_jti,
-	credential_version, revoked_at, revoke_reason, audience, scope`
+	credential_version, revoked_at, revoke_reason, audience, scope, access_ttl`
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var (
@@ -25,7 +25,7 @@ func scanSession(row pgx.Row) (store.Session, error) {
 	)
 	if err := row.Scan(&s.ID, &s.UserID, &s.ClientID, &s.AuthTime, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt,
 		&s.CreatedIP, &s.CreatedUserAgent, &s.LastIP, &s.LastUserAgent, &s.Device, &s.CSRFHash,
-		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason, &audience, &s.Scope); err != nil {
+		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason, &audience, &s.Scope, &s.AccessTTL); err != nil {
 		return store.Session{}, formatError(err)
 	}
 	s.AuthTime, s.CreatedAt, s.LastUsedAt = s.AuthTime.UTC(), s.CreatedAt.UTC(), s.LastUsedAt.UTC()
@@ -40,10 +40,10 @@ func scanSession(row pgx.Row) (store.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
 			s.ID, s.UserID, s.ClientID, ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt),
 			s.CreatedIP, s.CreatedUserAgent, s.LastIP, s.LastUserAgent, s.Device, s.CSRFHash, s.LastJTI,
-			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope); err != nil {
+			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope, int64(s.AccessTTL)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1,$2,$3)`,

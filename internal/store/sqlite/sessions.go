@@ -13,7 +13,7 @@ import (
 
 const sessionColumns = `id, user_id, client_id, auth_time, created_at, last_used_at, expires_at,
 	created_ip, created_user_agent, last_ip, last_user_agent, device, csrf_hash, last_jti,
-	credential_version, revoked_at, revoke_reason, audience, scope`
+	credential_version, revoked_at, revoke_reason, audience, scope, access_ttl`
 
 func scanSession(row scanner) (store.Session, error) {
 	var (
@@ -23,7 +23,7 @@ func scanSession(row scanner) (store.Session, error) {
 	)
 	if err := row.Scan(&s.ID, &s.UserID, &s.ClientID, &authTime, &created, &lastUsed, &exp,
 		&s.CreatedIP, &s.CreatedUserAgent, &s.LastIP, &s.LastUserAgent, &s.Device, &s.CSRFHash,
-		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason, &audience, &s.Scope); err != nil {
+		&s.LastJTI, &s.CredentialVersion, &revoked, &s.RevokeReason, &audience, &s.Scope, &s.AccessTTL); err != nil {
 		return store.Session{}, formatError(err)
 	}
 	s.AuthTime, s.CreatedAt, s.LastUsedAt = fromTS(authTime), fromTS(created), fromTS(lastUsed)
@@ -38,10 +38,10 @@ func scanSession(row scanner) (store.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s store.Session, rt store.RefreshToken) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			s.ID, s.UserID, s.ClientID, ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt),
 			s.CreatedIP, s.CreatedUserAgent, s.LastIP, s.LastUserAgent, s.Device, s.CSRFHash, s.LastJTI,
-			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope)
+			s.CredentialVersion, ts(s.RevokedAt), s.RevokeReason, strings.Join(s.Audience, " "), s.Scope, int64(s.AccessTTL))
 		if err != nil {
 			return formatError(err)
 		}

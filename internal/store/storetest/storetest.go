@@ -598,8 +598,10 @@ func testSessions(t *testing.T, s Store) {
 	s1, s2, s3 := session("s1", "u1", at(10)), session("s2", "u1", at(30)), session("s3", "u1", at(20))
 	s3.CSRFHash = nil
 	// A session of another client, for two resource servers with a scope
-	// of its own: all three come back as stored.
+	// and an access-token lifetime of its own: all three come back as
+	// stored.
 	s2.ClientID, s2.Audience, s2.Scope = "client-2", []string{"https://api.example.com", "https://files.example.com"}, "read write"
+	s2.AccessTTL = 90 * time.Second // its client's shorter access-token lifetime
 	for i, sess := range []store.Session{s1, s2, s3} {
 		mustCreateSession(t, s, sess, hash(fmt.Sprint("rt", i)))
 	}

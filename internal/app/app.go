@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -134,6 +135,10 @@ type App struct {
 	Limiter *limiter.Limiter
 	// Clients is the OAuth 2.0 client registry.
 	Clients *provider.Registry
+	// Backchannel sends OpenID Connect back-channel logout tokens to the
+	// clients of ended sessions; only a serving process runs it (Run),
+	// and every node sharing the database may.
+	Backchannel *provider.Backchannel
 
 	cfg   config.Resolved
 	clock clock.Clock
@@ -235,9 +240,16 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 		hubCfg.Waker = w
 	}
 	hub := revocation.New(db, hubCfg)
-	notify := hub.Notify
-	if o.Notify != nil {
-		notify = func() { hub.Notify(); o.Notify() }
+	// The back-channel sender is built after the engine it records
+	// through; a revocation wakes it as it does the hub, and nothing
+	// revokes before Open returns.
+	var backchannel *provider.Backchannel
+	notify := func() {
+		hub.Notify()
+		backchannel.Wake()
+		if o.Notify != nil {
+			o.Notify()
+		}
 	}
 	lim := newLimiter(cfg.LoginLimits, limits)
 	var engineLimiter session.Limiter = lim
@@ -268,8 +280,28 @@ func Open(ctx context.Context, cfg config.Resolved, o Options) (*App, error) {
 
 		RevocationWindow: revocationWindow,
 	})
+	clients := provider.NewRegistry(db, engine, o.Clock)
+	backchannel, err = provider.NewBackchannel(provider.BackchannelDeps{Store: db, Clients: clients, IDKeys: idKeys,
+		Audit: engine, HTTP: newLogoutClient(), Clock: o.Clock, Log: log},
+		provider.BackchannelConfig{Issuer: cfg.PublicURL, IdleTimeout: cfg.SessionIdleTimeout})
+	if err != nil {
+		_ = db.Close() // err is what went wrong; a close error would hide it
+		return nil, err
+	}
 	return &App{DB: db, Keys: keys, IDKeys: idKeys, Issuer: issuer, Engine: engine, Hub: hub, Limiter: lim,
-		Clients: provider.NewRegistry(db, engine, o.Clock), cfg: cfg, clock: o.Clock, log: log}, nil
+		Clients: clients, Backchannel: backchannel, cfg: cfg, clock: o.Clock, log: log}, nil
+}
+
+// logoutTimeout bounds one back-channel logout delivery, from dialling to
+// the end of the answer.
+const logoutTimeout = 5 * time.Second
+
+// newLogoutClient is the HTTP client that posts logout tokens: bounded
+// (a client's endpoint that hangs costs an attempt, not a sender), and
+// following no redirect, so a token goes to the registered URI or
+// nowhere.
+func newLogoutClient() *http.Client {
+	return &http.Client{Timeout: logoutTimeout, CheckRedirect: provider.NoRedirects}
 }
 
 // EnsureKeys makes sure an access key with signing_alg and an ID-token key
@@ -376,13 +408,14 @@ func feedMaxLag(poll time.Duration) time.Duration {
 func (a *App) Close() error { return a.DB.Close() }
 
 // Run runs what a serving process runs in the background until ctx ends:
-// the revocation hub, and the hourly pruning of ended sessions, of expired
-// authorization codes and pushed requests, and of the login limiter's
-// state. It returns at once; Done is closed when the hub
-// has stopped.
+// the revocation hub, the back-channel logout sender, and the hourly
+// pruning of ended sessions, of expired authorization codes and pushed
+// requests, and of the login limiter's state. It returns at once; the
+// hub's and the sender's Done are closed when they have stopped.
 func (a *App) Run(ctx context.Context) {
 	go a.Engine.RunPruner(ctx, time.Hour)
 	go provider.NewPruner(a.DB, a.clock, a.log).Run(ctx, time.Hour)
 	go a.Limiter.RunPruner(ctx, time.Hour, a.clock.Now, a.log)
 	go a.Hub.Run(ctx)
+	go a.Backchannel.Run(ctx)
 }

@@ -50,6 +50,10 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 			CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 			RequestParameterSupported:     false,
 			RequestURIParameterSupported:  true,
+			// Back-Channel Logout 1.0 §2.1: every logout token carries
+			// the sid (backchannel.go).
+			BackChannelLogoutSupported:        true,
+			BackChannelLogoutSessionSupported: true,
 		},
 		PAREndpoint:  base + PathPAR,
 		ISSParameter: true,

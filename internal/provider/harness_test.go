@@ -91,7 +91,7 @@ func newOPWith(t *testing.T, configure func(*config.Resolved), opts ...opOption)
 	srv.Config.Handler = a.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { stop(); <-a.Hub.Done() })
+	t.Cleanup(func() { stop(); <-a.Hub.Done(); <-a.Backchannel.Done() })
 	u, err := a.Engine.AddUser(ctx, session.CLI, testUser, testPassword, nil)
 	if err != nil {
 		t.Fatal(err)

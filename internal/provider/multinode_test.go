@@ -58,7 +58,7 @@ func newCluster(t *testing.T, n int) []*op {
 		srv.Config.Handler = a.Handler()
 		srv.Start()
 		t.Cleanup(srv.Close)
-		t.Cleanup(func() { stop(); <-a.Hub.Done() })
+		t.Cleanup(func() { stop(); <-a.Hub.Done(); <-a.Backchannel.Done() })
 		nodes = append(nodes, &op{t: t, URL: addr, App: a, Clock: clk})
 	}
 	u, err := nodes[0].App.Engine.AddUser(ctx, session.CLI, testUser, testPassword, nil)

@@ -34,7 +34,7 @@ import (
 // LogoutTokenType is the JOSE typ of a logout token: explicit typing
 // (Back-Channel Logout 1.0 §2.4, RFC 8725 §3.11), so that it cannot be
 // taken for an ID token, which ID-token keys also sign.
-const LogoutTokenType = "logout+jwt"
+const LogoutTokenType = "logout+jwt" // #nosec G101 -- a JOSE typ, not a credential
 
 // BackchannelLogoutEvent is the member of a logout token's events claim
 // that makes it one (§2.4).

@@ -197,7 +197,7 @@ func (o *op) verifyLogoutToken(raw, clientID, sub, sid string) {
 	if err != nil {
 		o.t.Fatalf("the logout token does not verify against the JWKS: %v", err)
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil {
 		o.t.Fatal(err)
 	}

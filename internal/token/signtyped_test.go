@@ -40,7 +40,7 @@ func TestKeySignTyped(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+				jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -68,7 +68,7 @@ func TestKeySignTyped(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}); err != nil ||
+			if jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}); err != nil ||
 				jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType] != token.TypeIDToken {
 				t.Fatalf("Sign after SignTyped: %v", err)
 			}

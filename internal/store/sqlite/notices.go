@@ -41,14 +41,11 @@ func armNotice(ctx context.Context, tx *sql.Tx, s store.Session) error {
 	return formatError(err)
 }
 
-// endNotices marks ended, at at for reason, the armed notices of the
-// sessions the condition (a WHERE over logout_notices) selects, inside
-// the transaction that ends them.
-func endNotices(ctx context.Context, tx *sql.Tx, at time.Time, reason, cond string, args ...any) error {
-	_, err := tx.ExecContext(ctx, `UPDATE logout_notices SET ended_at = ?, reason = ?, due_at = ?
-		WHERE ended_at IS NULL AND done_at IS NULL AND `+cond, append([]any{ts(at), reason, ts(at)}, args...)...)
-	return formatError(err)
-}
+// endNotices is the start of the UPDATE that marks ended, at ?1 for
+// reason ?2, the armed notices a condition that follows it selects,
+// inside the transaction that ends their sessions.
+const endNotices = `UPDATE logout_notices SET ended_at = ?1, reason = ?2, due_at = ?1
+	WHERE ended_at IS NULL AND done_at IS NULL AND `
 
 // ClaimLogoutNotices ends the armed notices due at c.Now whose session is
 // no longer live, moves the other armed due ones to their session's next

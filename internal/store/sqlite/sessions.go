@@ -162,8 +162,8 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 				id, ts(at)); err != nil {
 				return formatError(err)
 			}
-			if err := endNotices(ctx, tx, at, reason, `session_id = ?`, id); err != nil {
-				return err
+			if _, err := tx.ExecContext(ctx, endNotices+`session_id = ?3`, ts(at), reason, id); err != nil {
+				return formatError(err)
 			}
 		}
 		return appendAudit(ctx, tx, ev)
@@ -184,9 +184,9 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except, reason str
 			ts(at), userID, except); err != nil {
 			return formatError(err)
 		}
-		if err := endNotices(ctx, tx, at, reason, `session_id IN (SELECT id FROM sessions
-			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL)`, userID, except); err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, endNotices+`session_id IN (SELECT id FROM sessions
+			WHERE user_id = ?3 AND id <> ?4 AND revoked_at IS NULL)`, ts(at), reason, userID, except); err != nil {
+			return formatError(err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
 			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`, ts(at), reason, userID, except)

@@ -74,8 +74,8 @@ func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time, ev store.
 		}
 		// The notices outlive the sessions: what was owed to their
 		// clients is still owed.
-		if err := endNotices(ctx, tx, at, "user_deleted", `user_id = ?`, id); err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, endNotices+`user_id = ?3`, ts(at), "user_deleted", id); err != nil {
+			return formatError(err)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err := deletedOne(res, err, "user "+id); err != nil {

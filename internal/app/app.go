@@ -49,6 +49,7 @@ type Database interface {
 	provider.PushedRequests
 	provider.Consents
 	provider.LogoutNotices
+	provider.ClientAssertions
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	SchemaVersion(ctx context.Context) (int64, error)
 	Close() error

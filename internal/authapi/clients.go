@@ -2,6 +2,7 @@ package authapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,6 +45,8 @@ type createClientRequest struct {
 	// keeps the server's.
 	AccessTokenTTL  int64 `json:"access_token_ttl"`
 	RefreshTokenTTL int64 `json:"refresh_token_ttl"`
+	// JWKS is a private_key_jwt client\'s public keys (RFC 7591 §2).
+	JWKS json.RawMessage `json:"jwks"`
 }
 
 // registeredClient is the answer to a registration or a secret rotation:
@@ -92,6 +95,7 @@ func (s *Server) handleAdminCreateClient() http.Handler {
 			BackchannelLogoutURI: req.BackchannelLogoutURI, Public: req.Public, FirstParty: req.FirstParty,
 			RequirePAR: req.RequirePAR, AuthMethod: req.TokenEndpointAuthMethod,
 			AccessTokenTTL: seconds(req.AccessTokenTTL), RefreshTokenTTL: seconds(req.RefreshTokenTTL),
+			JWKS: string(req.JWKS),
 		})
 		if err != nil {
 			s.engineError(w, r, err)

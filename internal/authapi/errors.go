@@ -50,6 +50,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no consent to this client")
 	case errors.Is(err, provider.ErrUnknownClient):
 		edge.WriteProblem(w, http.StatusNotFound, problem.CodeNotFound, "no such client")
+	case errors.Is(err, provider.ErrKeyClient):
+		edge.WriteProblem(w, http.StatusConflict, problem.CodeConflict, "the client authenticates with its keys (private_key_jwt): it has no secret")
 	case errors.Is(err, provider.ErrPublicClient):
 		edge.WriteProblem(w, http.StatusConflict, problem.CodeConflict, "the client is public: it has no secret")
 	case errors.Is(err, session.ErrSessionNotFound):

@@ -454,7 +454,8 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 		clientID, secret = form.Get("client_id"), form.Get("client_secret")
 	}
 	client, err := p.authenticate(r.Context(), &op.ClientCredentials{ClientID: clientID, ClientSecret: secret,
-		ClientAssertion: form.Get("client_assertion")}, basic)
+		ClientAssertion: form.Get("client_assertion"), ClientAssertionType: form.Get("client_assertion_type")}, basic,
+		p.endpointURL(PathPAR))
 	if err != nil {
 		if basic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)

@@ -61,15 +61,21 @@ func invalidClient() error {
 }
 
 // authenticate checks the credentials a request to the token,
-// introspection or revocation endpoint carries: the client's secret, in
-// the Authorization header or the form (RFC 6749 §2.3.1), or, for a
-// public client, its id alone. An unknown client costs the same secret
+// introspection, revocation or PAR endpoint (at the URL endpoint)
+// carries: the client's secret, in the Authorization header or the form
+// (RFC 6749 §2.3.1), a private_key_jwt assertion (RFC 7523 §2.2), or, for
+// a public client, its id alone. An unknown client costs the same secret
 // comparison as a known one.
-func (p *Provider) authenticate(ctx context.Context, cc *op.ClientCredentials, basic bool) (store.Client, error) {
+func (p *Provider) authenticate(ctx context.Context, cc *op.ClientCredentials, basic bool, endpoint string) (store.Client, error) {
 	if cc.ClientAssertion != "" {
-		// private_key_jwt needs the client's keys, which registration
-		// does not take yet (docs/provider.md).
-		return store.Client{}, invalidClient()
+		if basic || cc.ClientSecret != "" || cc.ClientAssertionType != assertionType {
+			return store.Client{}, invalidClient() // one method at a time (RFC 6749 §2.3)
+		}
+		c, err := p.verifyAssertion(ctx, cc.ClientAssertion, cc.ClientID, endpoint)
+		if err != nil {
+			return store.Client{}, invalidClient()
+		}
+		return c, nil
 	}
 	c, err := p.clientOf(ctx, cc.ClientID)
 	if err != nil {

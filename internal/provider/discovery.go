@@ -24,27 +24,34 @@ type metadata struct {
 // URIs: OpenID Connect's and OAuth's (RFC 8414 §3).
 func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	base := strings.TrimSuffix(p.cfg.Issuer.String(), "/")
-	authMethods := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	authMethods := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT}
+	assertionAlgs := make([]string, len(assertionAlgorithms))
+	for i, a := range assertionAlgorithms {
+		assertionAlgs[i] = string(a)
+	}
 	m := metadata{
 		DiscoveryConfiguration: oidc.DiscoveryConfiguration{
-			Issuer:                                    p.cfg.Issuer.String(),
-			AuthorizationEndpoint:                     base + PathAuthorize,
-			TokenEndpoint:                             base + PathToken,
-			IntrospectionEndpoint:                     base + PathIntrospect,
-			UserinfoEndpoint:                          base + PathUserinfo,
-			RevocationEndpoint:                        base + PathRevoke,
-			EndSessionEndpoint:                        base + PathEndSession,
-			JwksURI:                                   base + PathJWKS,
-			ScopesSupported:                           []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess},
-			ResponseTypesSupported:                    []string{string(oidc.ResponseTypeCode)},
-			ResponseModesSupported:                    []string{string(oidc.ResponseModeQuery)},
-			GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials},
-			ACRValuesSupported:                        []string{"1"},
-			SubjectTypesSupported:                     []string{"public"},
-			IDTokenSigningAlgValuesSupported:          p.idAlgorithms(r),
-			TokenEndpointAuthMethodsSupported:         append(authMethods, oidc.AuthMethodNone),
-			RevocationEndpointAuthMethodsSupported:    append(authMethods, oidc.AuthMethodNone),
-			IntrospectionEndpointAuthMethodsSupported: authMethods,
+			Issuer:                                     p.cfg.Issuer.String(),
+			AuthorizationEndpoint:                      base + PathAuthorize,
+			TokenEndpoint:                              base + PathToken,
+			IntrospectionEndpoint:                      base + PathIntrospect,
+			UserinfoEndpoint:                           base + PathUserinfo,
+			RevocationEndpoint:                         base + PathRevoke,
+			EndSessionEndpoint:                         base + PathEndSession,
+			JwksURI:                                    base + PathJWKS,
+			ScopesSupported:                            []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess},
+			ResponseTypesSupported:                     []string{string(oidc.ResponseTypeCode)},
+			ResponseModesSupported:                     []string{string(oidc.ResponseModeQuery)},
+			GrantTypesSupported:                        []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials},
+			ACRValuesSupported:                         []string{"1"},
+			SubjectTypesSupported:                      []string{"public"},
+			IDTokenSigningAlgValuesSupported:           p.idAlgorithms(r),
+			TokenEndpointAuthMethodsSupported:          append(authMethods, oidc.AuthMethodNone),
+			TokenEndpointAuthSigningAlgValuesSupported: assertionAlgs,
+			IntrospectionEndpointAuthSigningAlgValuesSupported: assertionAlgs,
+			RevocationEndpointAuthSigningAlgValuesSupported:    assertionAlgs,
+			RevocationEndpointAuthMethodsSupported:             append(authMethods, oidc.AuthMethodNone),
+			IntrospectionEndpointAuthMethodsSupported:          authMethods,
 			ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
 				"sid", "at_hash", "preferred_username", "updated_at"},
 			CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},

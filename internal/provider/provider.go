@@ -56,13 +56,25 @@ type Minter interface {
 	TTL() time.Duration
 }
 
+// ClientAssertions remembers the private_key_jwt assertions clients have
+// used, so that each is used once (RFC 7523 §3, OpenID Connect Core §9).
+type ClientAssertions interface {
+	// UseClientAssertion records the client's assertion id (the SHA-256
+	// of its jti) until expires, in one atomic step on any node;
+	// store.ErrAlreadySpent if the client used it before.
+	UseClientAssertion(ctx context.Context, clientID string, jtiHash []byte, expires time.Time) error
+	// PruneClientAssertions deletes the ids that expired before t.
+	PruneClientAssertions(ctx context.Context, t time.Time) (int, error)
+}
+
 // Store is the provider's storage: the registry's clients, codes, pushed
-// requests and consents.
+// requests, consents and used client assertions.
 type Store interface {
 	Clients
 	Codes
 	PushedRequests
 	Consents
+	ClientAssertions
 }
 
 // Client is a registered OAuth 2.0 client, as the store keeps it.

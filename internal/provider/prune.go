@@ -15,11 +15,13 @@ import (
 // unknown code.
 const CodeRetention = 24 * time.Hour
 
-// Pruner deletes expired authorization codes and pushed requests.
+// Pruner deletes expired authorization codes, pushed requests and the
+// ids of expired client assertions.
 type Pruner struct {
 	st interface {
 		Codes
 		PushedRequests
+		ClientAssertions
 	}
 	clock clock.Clock
 	log   *slog.Logger
@@ -39,6 +41,9 @@ func (p *Pruner) Prune(ctx context.Context) (codes, pushed int, err error) {
 	}
 	if pushed, err = p.st.PrunePushedRequests(ctx, now); err != nil {
 		return codes, 0, fmt.Errorf("provider: prune pushed requests: %w", err)
+	}
+	if _, err = p.st.PruneClientAssertions(ctx, now); err != nil {
+		return codes, pushed, fmt.Errorf("provider: prune client assertions: %w", err)
 	}
 	return codes, pushed, nil
 }

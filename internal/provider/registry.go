@@ -2,9 +2,14 @@ package provider
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +18,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -44,6 +51,10 @@ var ErrInvalidMetadata = errors.New("provider: invalid client metadata")
 // client has no secret to rotate).
 var ErrPublicClient = errors.New("provider: the client is public")
 
+// ErrKeyClient: the client authenticates with its keys (private_key_jwt),
+// so it has no secret.
+var ErrKeyClient = errors.New("provider: the client authenticates with its keys")
+
 // ErrUnknownClient: no client has the id (it wraps store.ErrNotFound).
 var ErrUnknownClient = fmt.Errorf("provider: no such client: %w", store.ErrNotFound)
 
@@ -73,9 +84,11 @@ type Metadata struct {
 	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
 	// AccessTokenTTL and RefreshTokenTTL are the client's own token
 	// lifetimes in seconds, absent when it keeps the server's.
-	AccessTokenTTL  int64     `json:"access_token_ttl,omitempty"`
-	RefreshTokenTTL int64     `json:"refresh_token_ttl,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
+	AccessTokenTTL  int64 `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL int64 `json:"refresh_token_ttl,omitempty"`
+	// JWKS is a private_key_jwt client's public keys.
+	JWKS      json.RawMessage `json:"jwks,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
 // MetadataOf presents c; absent lists are empty, not null.
@@ -91,7 +104,7 @@ func MetadataOf(c store.Client) Metadata {
 		PostLogoutRedirectURIs: list(c.PostLogoutRedirectURIs), GrantTypes: list(c.GrantTypes),
 		Scope: strings.Join(c.Scopes, " "), Audiences: list(c.Audiences), BackchannelLogoutURI: c.BackchannelLogoutURI,
 		RequirePAR: c.RequirePAR, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
-		RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second), CreatedAt: c.CreatedAt.UTC()}
+		RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second), JWKS: rawJSON(c.JWKS), CreatedAt: c.CreatedAt.UTC()}
 }
 
 // Spec is what a registration asks for.
@@ -121,6 +134,9 @@ type Spec struct {
 	// at least a second otherwise.
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// JWKS is the client's public keys, a JWK Set as JSON (RFC 7591 §2),
+	// required for private_key_jwt and refused otherwise.
+	JWKS string
 }
 
 // DefaultScopes are the scopes of a client registered without any.
@@ -174,7 +190,7 @@ func (r *Registry) Add(ctx context.Context, actor session.Actor, spec Spec) (sto
 	now := r.clock.Now()
 	c.CreatedAt, c.UpdatedAt = now, now
 	var secret string
-	if !c.Public {
+	if !c.Public && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT {
 		secret = newSecret()
 		c.SecretHash = hashSecret(secret)
 	}
@@ -202,6 +218,9 @@ func (r *Registry) RotateSecret(ctx context.Context, actor session.Actor, id str
 	_, err := r.st.UpdateClient(ctx, id, func(c *store.Client) error {
 		if c.Public {
 			return ErrPublicClient
+		}
+		if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT {
+			return ErrKeyClient
 		}
 		c.SecretHash, c.UpdatedAt = hashSecret(secret), r.clock.Now()
 		return nil
@@ -356,6 +375,16 @@ func validate(s Spec) (store.Client, error) {
 			return bad("audience %q is not an absolute URI without a fragment (RFC 8707 §2), at most 200 bytes", a)
 		}
 	}
+	if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT {
+		set, err := ParseClientKeys(s.JWKS)
+		if err != nil {
+			return bad("jwks: %v", err)
+		}
+		b, _ := json.Marshal(set) // a parsed public key set marshals
+		c.JWKS = string(b)
+	} else if s.JWKS != "" {
+		return bad("jwks is for private_key_jwt clients only")
+	}
 	for _, d := range []time.Duration{c.AccessTokenTTL, c.RefreshTokenTTL} {
 		if d < 0 || (d > 0 && d < time.Second) || d%time.Second != 0 {
 			return bad("token lifetimes are whole seconds, at least one (or zero: the server's)")
@@ -456,4 +485,59 @@ func newSecret() string { return rand.Text() + rand.Text() }
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
+}
+
+// rawJSON is s as a JSON value, or nil for "".
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// maxClientKeys bounds a client's key set: a few keys for rotation.
+const maxClientKeys = 8
+
+// ParseClientKeys parses a private_key_jwt client's keys: a JWK Set (RFC
+// 7517 §5) of at most maxClientKeys public signing keys, each RSA of 2048
+// bits or more, EC P-256 or Ed25519, with distinct kids when there are
+// several. A private key is refused: it must never be registered.
+func ParseClientKeys(raw string) (jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	if len(raw) == 0 || len(raw) > 16<<10 {
+		return set, errors.New("a JWK Set of at most 16 KiB is required")
+	}
+	if err := json.Unmarshal([]byte(raw), &set); err != nil {
+		return set, fmt.Errorf("not a JWK Set: %v", err)
+	}
+	if len(set.Keys) == 0 || len(set.Keys) > maxClientKeys {
+		return set, fmt.Errorf("1 to %d keys", maxClientKeys)
+	}
+	kids := map[string]bool{}
+	for i, k := range set.Keys {
+		if !k.Valid() || !k.IsPublic() {
+			return set, fmt.Errorf("key %d is not a valid public key", i)
+		}
+		if k.Use != "" && k.Use != "sig" {
+			return set, fmt.Errorf("key %d is not for signatures (use %q)", i, k.Use)
+		}
+		switch pk := k.Key.(type) {
+		case *rsa.PublicKey:
+			if pk.N.BitLen() < 2048 {
+				return set, fmt.Errorf("key %d: RSA keys have at least 2048 bits", i)
+			}
+		case *ecdsa.PublicKey:
+			if pk.Curve != elliptic.P256() {
+				return set, fmt.Errorf("key %d: EC keys are P-256", i)
+			}
+		case ed25519.PublicKey:
+		default:
+			return set, fmt.Errorf("key %d: %T keys are not supported (RSA, EC P-256, Ed25519)", i, k.Key)
+		}
+		if len(set.Keys) > 1 && (k.KeyID == "" || kids[k.KeyID]) {
+			return set, errors.New("several keys need distinct kids")
+		}
+		kids[k.KeyID] = true
+	}
+	return set, nil
 }

@@ -10,6 +10,13 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/store"
 )
 
+// edKeys is a public JWK Set; edPrivate the same key with its private
+// half (RFC 8037 §A.1).
+const (
+	edKeys    = `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`
+	edPrivate = `{"keys":[{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`
+)
+
 // TestValidate: what a registration may ask for, and each refusal with
 // the rule it breaks.
 func TestValidate(t *testing.T) {
@@ -48,6 +55,11 @@ func TestValidate(t *testing.T) {
 		{"relative audience", with(func(s *Spec) { s.Audiences = []string{"api"} }), "audience"},
 		{"http back-channel URI", with(func(s *Spec) { s.BackchannelLogoutURI = "http://rp.example.com/bc" }), "backchannel_logout_uri"},
 		{"bad post-logout URI", with(func(s *Spec) { s.PostLogoutRedirectURIs = []string{"https://rp.example.com/*"} }), "post_logout_redirect_uri"},
+		{"private_key_jwt with its keys", with(func(s *Spec) { s.AuthMethod, s.JWKS = AuthPrivateKeyJWT, edKeys }), ""},
+		{"private_key_jwt without keys", with(func(s *Spec) { s.AuthMethod = AuthPrivateKeyJWT }), "jwks"},
+		{"private_key_jwt with a private key", with(func(s *Spec) { s.AuthMethod, s.JWKS = AuthPrivateKeyJWT, edPrivate }), "public key"},
+		{"private_key_jwt with garbage", with(func(s *Spec) { s.AuthMethod, s.JWKS = AuthPrivateKeyJWT, "{" }), "JWK Set"},
+		{"keys with a secret method", with(func(s *Spec) { s.JWKS = edKeys }), "private_key_jwt clients only"},
 		{"token lifetimes", with(func(s *Spec) { s.AccessTokenTTL, s.RefreshTokenTTL = time.Minute, time.Hour }), ""},
 		{"negative lifetime", with(func(s *Spec) { s.AccessTokenTTL = -time.Second }), "lifetimes"},
 		{"sub-second lifetime", with(func(s *Spec) { s.RefreshTokenTTL = time.Millisecond }), "lifetimes"},

@@ -269,6 +269,11 @@ func firstParty(gr session.Grantee) store.Client {
 		TokenEndpointAuthMethod: AuthNone, GrantTypes: []string{GrantRefreshToken}, Scopes: strings.Fields(gr.Scope)}
 }
 
+// endpointURL is the absolute URL of one of the provider's paths.
+func (p *Provider) endpointURL(path string) string {
+	return strings.TrimSuffix(p.cfg.Issuer.String(), "/") + path
+}
+
 // peer describes the caller of a request, for sessions and the audit.
 func (p *Provider) peer(r *http.Request) session.Client {
 	return session.Client{IP: p.d.Edge.ClientIP(r), UserAgent: r.UserAgent()}

@@ -33,7 +33,7 @@ type server struct {
 
 // VerifyClient authenticates the client of a token or revocation request.
 func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
-	c, err := s.p.authenticate(ctx, r.Data, usedBasic(r.Header))
+	c, err := s.p.authenticate(ctx, r.Data, usedBasic(r.Header), s.p.endpointURL(r.URL.Path))
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func audienceFor(c store.Client, resources []string) ([]string, error) {
 // store, not from the revocation feed.
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	p := s.p
-	caller, err := p.authenticate(ctx, r.Data.ClientCredentials, usedBasic(r.Header))
+	caller, err := p.authenticate(ctx, r.Data.ClientCredentials, usedBasic(r.Header), p.endpointURL(r.URL.Path))
 	if err != nil {
 		return nil, err
 	}

@@ -310,8 +310,11 @@ type Client struct {
 	// lifetimes for this client; zero keeps them.
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// JWKS is the client's public keys, an RFC 7517 JWK Set as JSON (RFC
+	// 7591 §2 jwks), for private_key_jwt; empty for any other client.
+	JWKS      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2), stored under the

@@ -15,7 +15,7 @@ import (
 // time.Duration as an interval.
 const clientColumns = `id, name, secret_hash, public, first_party, token_endpoint_auth_method,
 	redirect_uris, post_logout_redirect_uris, grant_types, scopes, audiences,
-	backchannel_logout_uri, require_par, access_token_ttl, refresh_token_ttl, created_at, updated_at`
+	backchannel_logout_uri, require_par, access_token_ttl, refresh_token_ttl, created_at, updated_at, jwks`
 
 func scanClient(row pgx.Row) (store.Client, error) {
 	var (
@@ -24,7 +24,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.FirstParty, &c.TokenEndpointAuthMethod,
 		&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes, &c.Scopes, &c.Audiences,
-		&c.BackchannelLogoutURI, &c.RequirePAR, &accessTTL, &refreshTTL, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&c.BackchannelLogoutURI, &c.RequirePAR, &accessTTL, &refreshTTL, &c.CreatedAt, &c.UpdatedAt, &c.JWKS); err != nil {
 		return store.Client{}, formatError(err)
 	}
 	c.AccessTokenTTL, c.RefreshTokenTTL = time.Duration(accessTTL), time.Duration(refreshTTL)
@@ -53,11 +53,11 @@ func list(l []string) []string {
 // CreateClient inserts c. Returns ErrConflict if the id is taken.
 func (db *DB) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 		c.ID, c.Name, secretHash(c.SecretHash), c.Public, c.FirstParty, c.TokenEndpointAuthMethod,
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes), list(c.Audiences),
 		c.BackchannelLogoutURI, c.RequirePAR, int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-		ts(c.CreatedAt), ts(c.UpdatedAt))
+		ts(c.CreatedAt), ts(c.UpdatedAt), c.JWKS)
 	return formatError(err)
 }
 
@@ -99,11 +99,11 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*store.Client
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $1, secret_hash = $2, public = $3, first_party = $4,
 			token_endpoint_auth_method = $5, redirect_uris = $6, post_logout_redirect_uris = $7, grant_types = $8,
 			scopes = $9, audiences = $10, backchannel_logout_uri = $11, require_par = $12, access_token_ttl = $13,
-			refresh_token_ttl = $14, updated_at = $15 WHERE id = $16`,
+			refresh_token_ttl = $14, updated_at = $15, jwks = $16 WHERE id = $17`,
 			c.Name, secretHash(c.SecretHash), c.Public, c.FirstParty, c.TokenEndpointAuthMethod,
 			list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes), list(c.Audiences),
 			c.BackchannelLogoutURI, c.RequirePAR, int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-			ts(c.UpdatedAt), c.ID)
+			ts(c.UpdatedAt), c.JWKS, c.ID)
 		return err
 	})
 	if err != nil {

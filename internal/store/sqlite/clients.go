@@ -12,7 +12,7 @@ import (
 
 const clientColumns = `id, name, secret_hash, public, first_party, token_endpoint_auth_method,
 	redirect_uris, post_logout_redirect_uris, grant_types, scopes, audiences,
-	backchannel_logout_uri, require_par, access_token_ttl, refresh_token_ttl, created_at, updated_at`
+	backchannel_logout_uri, require_par, access_token_ttl, refresh_token_ttl, created_at, updated_at, jwks`
 
 func scanClient(row scanner) (store.Client, error) {
 	var (
@@ -23,7 +23,7 @@ func scanClient(row scanner) (store.Client, error) {
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.FirstParty, &c.TokenEndpointAuthMethod,
 		&redirects, &postLogout, &grants, &scopes, &audiences,
-		&c.BackchannelLogoutURI, &c.RequirePAR, &accessTTL, &refreshTTL, &created, &updated); err != nil {
+		&c.BackchannelLogoutURI, &c.RequirePAR, &accessTTL, &refreshTTL, &created, &updated, &c.JWKS); err != nil {
 		return store.Client{}, formatError(err)
 	}
 	for _, l := range []struct {
@@ -67,12 +67,12 @@ func secretHash(h []byte) any {
 
 // CreateClient inserts c. Returns ErrConflict if the id is taken.
 func (db *DB) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := db.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Name, secretHash(c.SecretHash), c.Public, c.FirstParty, c.TokenEndpointAuthMethod,
 		listJSON(c.RedirectURIs), listJSON(c.PostLogoutRedirectURIs), listJSON(c.GrantTypes),
 		listJSON(c.Scopes), listJSON(c.Audiences),
 		c.BackchannelLogoutURI, c.RequirePAR, int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-		ts(c.CreatedAt), ts(c.UpdatedAt))
+		ts(c.CreatedAt), ts(c.UpdatedAt), c.JWKS)
 	return formatError(err)
 }
 
@@ -110,12 +110,12 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*store.Client
 		_, err = tx.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?, first_party = ?,
 			token_endpoint_auth_method = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?,
 			scopes = ?, audiences = ?, backchannel_logout_uri = ?, require_par = ?, access_token_ttl = ?,
-			refresh_token_ttl = ?, updated_at = ? WHERE id = ?`,
+			refresh_token_ttl = ?, updated_at = ?, jwks = ? WHERE id = ?`,
 			c.Name, secretHash(c.SecretHash), c.Public, c.FirstParty, c.TokenEndpointAuthMethod,
 			listJSON(c.RedirectURIs), listJSON(c.PostLogoutRedirectURIs), listJSON(c.GrantTypes),
 			listJSON(c.Scopes), listJSON(c.Audiences),
 			c.BackchannelLogoutURI, c.RequirePAR, int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-			ts(c.UpdatedAt), c.ID)
+			ts(c.UpdatedAt), c.JWKS, c.ID)
 		return formatError(err)
 	})
 	if err != nil {

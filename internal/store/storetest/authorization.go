@@ -529,3 +529,44 @@ func testAuthorizationCascade(t *testing.T, s Store) {
 		}
 	})
 }
+
+// testClientAssertions: a client's assertion id is used once; another
+// client may use the same jti; pruning forgets expired ids, which may then
+// be used again (an expired assertion is refused before it gets here).
+func testClientAssertions(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.UseClientAssertion(ctx, "c1", hash("jti-1"), at(100)); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if err := s.UseClientAssertion(ctx, "c1", hash("jti-1"), at(100)); !errors.Is(err, store.ErrAlreadySpent) {
+		t.Fatalf("second use: %v, want ErrAlreadySpent", err)
+	}
+	if err := s.UseClientAssertion(ctx, "c2", hash("jti-1"), at(100)); err != nil {
+		t.Fatalf("another client's same jti: %v", err)
+	}
+	if err := s.UseClientAssertion(ctx, "c1", hash("jti-2"), at(200)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneClientAssertions(ctx, at(150)); err != nil || n != 2 {
+		t.Fatalf("PruneClientAssertions = %d, %v; want 2", n, err)
+	}
+	if err := s.UseClientAssertion(ctx, "c1", hash("jti-2"), at(200)); !errors.Is(err, store.ErrAlreadySpent) {
+		t.Fatalf("an unexpired id after the prune: %v, want ErrAlreadySpent", err)
+	}
+	if err := s.UseClientAssertion(ctx, "c1", hash("jti-1"), at(300)); err != nil {
+		t.Fatalf("a pruned id: %v", err)
+	}
+}
+
+// testClientAssertionsConcurrent: of concurrent uses of one assertion (on
+// PostgreSQL over several connections, as several nodes would), exactly
+// one succeeds.
+func testClientAssertionsConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	for round := range rounds {
+		jti := hash(fmt.Sprint("raced-jti-", round))
+		race(t, fmt.Sprint("round ", round, ": assertion"), 20, store.ErrAlreadySpent, func(int) error {
+			return s.UseClientAssertion(ctx, "c1", jti, at(100))
+		})
+	}
+}

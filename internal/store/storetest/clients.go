@@ -31,6 +31,7 @@ func client(id string) store.Client {
 		RequirePAR:              true,
 		AccessTokenTTL:          5*time.Minute + 7,
 		RefreshTokenTTL:         30 * 24 * time.Hour,
+		JWKS:                    `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"` + id + `"}]}`,
 		CreatedAt:               at(0),
 		UpdatedAt:               at(1),
 	}

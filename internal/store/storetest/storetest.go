@@ -33,14 +33,15 @@ import (
 // limits' store (limiter.Store) is not part of it: only a backend that
 // several nodes share implements it, and limitertest is its suite.
 type Store interface {
-	engine.Store            // the session engine
-	token.KeyStore          // the keyring
-	revocation.Store        // the revocation hub
-	provider.Clients        // the client registry
-	provider.Codes          // the provider's authorization codes
-	provider.PushedRequests // its pushed authorization requests
-	provider.Consents       // its remembered consents
-	provider.LogoutNotices  // its back-channel logout notices
+	engine.Store              // the session engine
+	token.KeyStore            // the keyring
+	revocation.Store          // the revocation hub
+	provider.Clients          // the client registry
+	provider.Codes            // the provider's authorization codes
+	provider.PushedRequests   // its pushed authorization requests
+	provider.Consents         // its remembered consents
+	provider.LogoutNotices    // its back-channel logout notices
+	provider.ClientAssertions // the private_key_jwt assertions clients used
 
 	// Secret returns the named secret, creating it with size random bytes
 	// on first use; concurrent first uses agree. Its consumer is the
@@ -85,6 +86,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TakePushedRequestConcurrent", testTakePushedRequestConcurrent},
 		{"PrunePushedRequests", testPrunePushedRequests},
 		{"Consents", testConsents},
+		{"ClientAssertions", testClientAssertions},
+		{"ClientAssertionsConcurrent", testClientAssertionsConcurrent},
 		{"AuthorizationCascade", testAuthorizationCascade},
 		{"LogoutNotices", testLogoutNotices},
 		{"LogoutNoticeDeadlines", testLogoutNoticeDeadlines},

@@ -134,7 +134,7 @@ func NewBackchannel(d BackchannelDeps, cfg BackchannelConfig) (*Backchannel, err
 	// A claim's notices are sent at once, each bounded by the timeout;
 	// the lease outlasts them with room to spare, so that no other node
 	// takes a notice still being sent.
-	return &Backchannel{d: d, cfg: cfg, lease: max(time.Minute, 4*cfg.Timeout),
+	return &Backchannel{d: d, cfg: cfg, lease: max(2*time.Minute, 4*cfg.Timeout),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
 

@@ -2,8 +2,10 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -190,5 +192,65 @@ func TestIDTokenAlgorithms(t *testing.T) {
 				t.Fatalf("at_hash under %s: %v", alg, err)
 			}
 		})
+	}
+}
+
+// TestDocGoClient runs the Go client of docs/provider.md as written: the
+// two blocks there are copied from this function, and the browser step
+// between them is the harness's.
+func TestDocGoClient(t *testing.T) {
+	o := newOP(t, startingNow)
+	clientID, clientSecret := o.register(provider.Spec{})
+	issuer, redirectURL := o.URL, rpCallback
+	ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
+	// signIn is the relying party's sign-in; browse sends the browser to
+	// the authorization URL and returns the callback request it comes back
+	// with.
+	signIn := func(state, nonce string, browse func(authURL string) *http.Request) error {
+		provider, err := oidc.NewProvider(ctx, issuer)
+		if err != nil {
+			return err
+		}
+		conf := oauth2.Config{
+			ClientID:     clientID,
+			ClientSecret: clientSecret,
+			Endpoint:     provider.Endpoint(),
+			RedirectURL:  redirectURL,
+			Scopes:       []string{oidc.ScopeOpenID, "profile", oidc.ScopeOfflineAccess},
+		}
+		verifier := oauth2.GenerateVerifier()
+		authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
+		r := browse(authURL)
+		q := r.URL.Query()
+		if q.Get("state") != state || q.Get("iss") != issuer {
+			return errors.New("not the answer to our request") // RFC 9207: mix-up
+		}
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			return err
+		}
+		rawID, _ := tok.Extra("id_token").(string)
+		idToken, err := provider.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, rawID)
+		if err != nil || idToken.Nonce != nonce {
+			return errors.New("bad ID token")
+		}
+		return nil
+	}
+	browse := func(tamper func(string) string) func(string) *http.Request {
+		return func(authURL string) *http.Request {
+			b := o.browser()
+			p := b.login(b.get(authURL), "allow")
+			return httptest.NewRequest(http.MethodGet, tamper(p.Location), nil)
+		}
+	}
+	if err := signIn("state-doc", "nonce-doc", browse(func(s string) string { return s })); err != nil {
+		t.Fatal(err)
+	}
+	// The mix-up check has teeth: an answer naming another issuer is refused.
+	otherIssuer := func(s string) string {
+		return strings.Replace(s, url.QueryEscape(issuer), url.QueryEscape("https://evil.example"), 1)
+	}
+	if err := signIn("state-2", "nonce-2", browse(otherIssuer)); err == nil {
+		t.Fatal("an authorization response from another issuer was taken")
 	}
 }

@@ -127,4 +127,3 @@ func TestPrivateKeyJWT(t *testing.T) {
 		t.Fatalf("introspection: %d %s", status, body)
 	}
 }
-

@@ -134,8 +134,8 @@ func TestLayout(t *testing.T) {
 		switch name {
 		case "cmd":
 			return "cmd/gatehouse"
-		case "guard":
-			return "guard"
+		case "guard", "bff":
+			return name // the public packages
 		}
 		return "internal/" + name
 	}

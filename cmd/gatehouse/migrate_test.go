@@ -15,7 +15,7 @@ func TestMigrateSQLite(t *testing.T) {
 	env := map[string]string{"GATEHOUSE_DATA": t.TempDir()}
 	for range 2 { // the second run finds nothing to do
 		out, ok := cliStep(t, env, "", []string{"migrate"}, "")
-		if ok && out != "SQLite database at schema version 12\n" {
+		if ok && out != "SQLite database at schema version 13\n" {
 			t.Fatalf("migrate printed %q", out)
 		}
 	}
@@ -55,8 +55,8 @@ func TestPostgres(t *testing.T) {
 		wantOut string
 	}{
 		{"before migrating", nil, "", []string{"user", "list"}, "run gatehouse migrate", ""},
-		{"migrate", nil, "", []string{"migrate"}, "", "PostgreSQL database at schema version 12\n"},
-		{"migrate again", nil, "", []string{"migrate"}, "", "PostgreSQL database at schema version 12\n"},
+		{"migrate", nil, "", []string{"migrate"}, "", "PostgreSQL database at schema version 13\n"},
+		{"migrate again", nil, "", []string{"migrate"}, "", "PostgreSQL database at schema version 13\n"},
 		{"add", nil, "s3cret-passphrase\n", []string{"user", "add", "alice", "--password-stdin"}, "", "created user alice"},
 		{"list", nil, "", []string{"user", "list"}, "", "alice"},
 		{"keys rotate", nil, "", []string{"keys", "rotate", "--activate-in", "1m"}, "", "published key"},

@@ -7,7 +7,8 @@
 // only the backends shared by several nodes implement).
 //
 // Secrets never reach a store in the clear: refresh tokens are kept as their
-// SHA-256 hash, passwords as argon2id PHC strings, CSRF values as hashes.
+// SHA-256 hash, passwords as argon2id PHC strings, CSRF values as hashes,
+// a BFF session's cookie as the hash of its secret.
 package store
 
 import (
@@ -26,6 +27,10 @@ var (
 	// (or the token's session has ended), or an authorization code was
 	// redeemed before.
 	ErrAlreadySpent = errors.New("store: already spent")
+	// ErrLeaseLost: a write that only the holder of a lease may make was
+	// made under a lease that is no longer the caller's (it was released,
+	// or it lapsed and another caller took it); nothing was written.
+	ErrLeaseLost = errors.New("store: lease lost")
 	// ErrUnavailable: the database cannot be reached (it is down,
 	// restarting, refusing connections, or dropped the connection
 	// mid-statement). It is transient, so the server answers 503 with
@@ -450,4 +455,40 @@ func (r NoticeResult) Check() error {
 		return errors.New("store: a logout notice's result is a retry time, or a time and an outcome")
 	}
 	return nil
+}
+
+// BFFSession is one browser session of the backend for frontend (BFF): the
+// tokens it holds for the browser, which sees only a cookie. The cookie's
+// secret is never stored, only its SHA-256 (Hash), and the tokens only
+// sealed by the BFF under a key the store does not hold.
+//
+// Refreshing the tokens is guarded by a lease, so that of the requests of
+// one browser (several tabs, several nodes) that find the access token
+// expired, one uses the refresh token while the others wait for its
+// result: a refresh token rotated twice at once would be refused as
+// reused by the OpenID provider, and end the session.
+type BFFSession struct {
+	// Hash is the SHA-256 of the session cookie's secret: the primary key.
+	Hash []byte
+	// Issuer is the OpenID provider's issuer, and Subject and SID the ID
+	// token's sub and sid ("" when it has none): what a back-channel
+	// logout token names the sessions to end by.
+	Issuer  string
+	Subject string
+	SID     string
+	// Tokens are the access, refresh and ID tokens, sealed (AES-GCM) by
+	// the BFF; the store keeps whichever bytes it is given.
+	Tokens          []byte
+	AccessExpiresAt time.Time // zero: the provider did not say
+	// Version is 1 at creation and grows by one at every token update.
+	Version int64
+	// LeaseHolder names the request holding the refresh lease until
+	// LeaseUntil; "" and the zero time when none does.
+	LeaseHolder string
+	LeaseUntil  time.Time
+	CreatedAt   time.Time
+	LastUsedAt  time.Time
+	// ExpiresAt is the absolute end: the session lives as long as its
+	// refresh token can.
+	ExpiresAt time.Time
 }

@@ -329,7 +329,8 @@ func formatError(err error) error {
 	if errors.As(err, &ours) {
 		return ours.err
 	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadySpent) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadySpent) ||
+		errors.Is(err, store.ErrLeaseLost) {
 		return err
 	}
 	if errors.Is(err, pgx.ErrNoRows) {

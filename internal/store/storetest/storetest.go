@@ -42,6 +42,7 @@ type Store interface {
 	provider.Consents         // its remembered consents
 	provider.LogoutNotices    // its back-channel logout notices
 	provider.ClientAssertions // the private_key_jwt assertions clients used
+	BFFSessions               // the backend for frontend's browser sessions
 
 	// Secret returns the named secret, creating it with size random bytes
 	// on first use; concurrent first uses agree. Its consumer is the
@@ -94,6 +95,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"LogoutNoticeEnds", testLogoutNoticeEnds},
 		{"LogoutNoticeClaimConcurrent", testLogoutNoticeClaimConcurrent},
 		{"PruneLogoutNotices", testPruneLogoutNotices},
+		{"BFFSessions", testBFFSessions},
+		{"BFFLease", testBFFLease},
+		{"BFFLeaseConcurrent", testBFFLeaseConcurrent},
+		{"DeleteBFFSessions", testDeleteBFFSessions},
+		{"PruneBFFSessions", testPruneBFFSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

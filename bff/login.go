@@ -167,13 +167,14 @@ func (b *BFF) handleCallback(w http.ResponseWriter, r *http.Request) {
 	secret := newSecret()
 	hash := hashSecret(secret)
 	now := b.cfg.Now()
-	sealedTokens, err := b.sealTokens(hash, tokens{Access: tok.AccessToken, Refresh: tok.RefreshToken, ID: rawID, Expiry: tok.Expiry})
+	exp := b.expiry(tok)
+	sealedTokens, err := b.sealTokens(hash, tokens{Access: tok.AccessToken, Refresh: tok.RefreshToken, ID: rawID, Expiry: exp})
 	if err != nil {
 		writeProblem(w, http.StatusInternalServerError, "internal", "the session could not be stored")
 		return
 	}
 	s := Session{Hash: hash, Issuer: b.meta.Issuer, Subject: idt.Subject, SID: claims.SID, Tokens: sealedTokens,
-		AccessExpiresAt: tok.Expiry, Version: 1, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(b.cfg.Lifetime)}
+		AccessExpiresAt: exp, Version: 1, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(b.cfg.Lifetime)}
 	if err := b.cfg.Store.CreateSession(ctx, s); err != nil {
 		b.cfg.Log.Error("bff: storing a session failed", "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "the session could not be stored; try again")
@@ -198,4 +199,13 @@ func (b *BFF) transaction(r *http.Request) (transaction, error) {
 		return tx, errTransaction
 	}
 	return tx, nil
+}
+
+// expiry is when an access token expires, on the BFF's clock: expires_in
+// counted from now (x/oauth2's own Expiry is on the wall clock).
+func (b *BFF) expiry(tok *oauth2.Token) time.Time {
+	if tok.ExpiresIn > 0 {
+		return b.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return tok.Expiry
 }

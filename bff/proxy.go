@@ -255,7 +255,7 @@ func (b *BFF) refresh(ctx context.Context, s Session, t tokens) (tokens, error) 
 		_ = b.cfg.Store.ReleaseRefresh(ctx, s.Hash, b.node)
 		return tokens{}, err
 	}
-	nt := tokens{Access: next.AccessToken, Refresh: next.RefreshToken, ID: t.ID, Expiry: next.Expiry}
+	nt := tokens{Access: next.AccessToken, Refresh: next.RefreshToken, ID: t.ID, Expiry: b.expiry(next)}
 	if nt.Refresh == "" {
 		nt.Refresh = t.Refresh // the provider kept it (no rotation)
 	}

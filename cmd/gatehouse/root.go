@@ -39,7 +39,7 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 	root.SetIn(stdin)
 	root.PersistentFlags().StringVar(&e.configPath, "config", "", "YAML configuration file (env GATEHOUSE_CONFIG)")
 	root.PersistentFlags().StringVar(&e.data, "data", "", "data directory: SQLite database and keys (env GATEHOUSE_DATA, default ./data)")
-	root.AddCommand(newServeCmd(e), newUserCmd(e), newSessionsCmd(e), newKeysCmd(e), newClientCmd(e), newMigrateCmd(e))
+	root.AddCommand(newServeCmd(e), newBFFCmd(e), newUserCmd(e), newSessionsCmd(e), newKeysCmd(e), newClientCmd(e), newMigrateCmd(e))
 	return root
 }
 

@@ -50,6 +50,7 @@ type Database interface {
 	provider.Consents
 	provider.LogoutNotices
 	provider.ClientAssertions
+	BFFSessions
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	SchemaVersion(ctx context.Context) (int64, error)
 	Close() error

@@ -93,6 +93,8 @@ type Config struct {
 
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
+	// BFF configures `gatehouse bff`, the backend-for-frontend.
+	BFF BFF `yaml:"bff"`
 }
 
 // Argon2 are argon2id's cost parameters, field for field password.Params
@@ -131,6 +133,30 @@ func (a Argon2) Validate() error {
 			a.MemoryKiB, a.Iterations, maxArgon2MemoryKiB, maxArgon2Iterations)
 	}
 	return nil
+}
+
+// BFF configures the backend-for-frontend (docs/bff.md). Its sessions are
+// kept in this configuration's database.
+type BFF struct {
+	// Issuer is the OpenID provider's issuer URL.
+	Issuer   string `yaml:"issuer"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is read from the environment
+	// (GATEHOUSE_BFF_CLIENT_SECRET) or the file, never from a flag;
+	// ClientSecretFile names a file holding it instead.
+	ClientSecret     string `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// Listen is the BFF's own address; PublicURL where browsers reach it
+	// (the SPA's origin).
+	Listen    string `yaml:"listen"`
+	PublicURL string `yaml:"public_url"`
+	// Prefix of the BFF's endpoints (default /bff).
+	Prefix string `yaml:"prefix"`
+	// Routes are "PREFIX=UPSTREAM" pairs: /api/=http://127.0.0.1:9000.
+	Routes                []string      `yaml:"routes"`
+	PostLogoutRedirectURI string        `yaml:"post_logout_redirect_uri"`
+	IdleTimeout           time.Duration `yaml:"idle_timeout"`
+	Lifetime              time.Duration `yaml:"lifetime"`
 }
 
 // SigningAlgorithms are the values signing_alg and id_token_signing_alg

@@ -1,0 +1,178 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/bff"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/clock"
+	"github.com/gatehouse-auth/gatehouse/internal/config"
+	"github.com/gatehouse-auth/gatehouse/internal/provider"
+	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
+)
+
+// TestBFFNodes: `gatehouse bff` as OpenBFF builds it, sessions in the
+// database: on SQLite one node; on PostgreSQL two nodes behind one public
+// URL serve one session (a sign-in on node 1, the calls and the refresh on
+// node 2, the logout on node 1).
+func TestBFFNodes(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			clk := clock.NewFake(time.Now())
+			// The provider.
+			gsrv := httptest.NewUnstartedServer(nil)
+			gURL := "http://" + gsrv.Listener.Addr().String()
+			g, err := Open(ctx, apptest.Config(t, gURL), Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true,
+				Limiter: apptest.NoLimits{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = g.Close() })
+			if err := g.EnsureKeys(ctx); err != nil {
+				t.Fatal(err)
+			}
+			jobs, stop := context.WithCancel(ctx)
+			g.Run(jobs)
+			if err := g.Serve(jobs, ServeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			gsrv.Config.Handler = g.Handler()
+			gsrv.Start()
+			t.Cleanup(gsrv.Close)
+			t.Cleanup(func() { stop(); <-g.Hub.Done() })
+			if _, err := g.Engine.AddUser(ctx, session.CLI, "alice", "correct horse battery staple", nil); err != nil {
+				t.Fatal(err)
+			}
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, r.Header.Get("Authorization"))
+			}))
+			t.Cleanup(api.Close)
+
+			// The BFF nodes, one public URL (node 1's address, standing in
+			// for a load balancer's).
+			nodes := 1
+			bffCfg := apptest.Config(t, gURL)
+			if backend == "postgres" {
+				nodes = 2
+				bffCfg.Database = pgtest.Schema(t)
+				bffCfg.KEK = bytes.Repeat([]byte{5}, 32)
+			}
+			var srvs []*httptest.Server
+			for range nodes {
+				srvs = append(srvs, httptest.NewUnstartedServer(nil))
+			}
+			public := "http://" + srvs[0].Listener.Addr().String()
+			c, secret, err := g.Clients.Add(ctx, session.CLI, provider.Spec{Name: "SPA", RedirectURIs: []string{public + "/bff/callback"},
+				FirstParty: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bffCfg.BFF = config.BFF{Issuer: gURL, ClientID: c.ID, ClientSecret: secret, PublicURL: public,
+				Routes: []string{"/api/=" + api.URL}}
+			for _, srv := range srvs {
+				b, err := OpenBFF(ctx, bffCfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = b.Close() })
+				srv.Config.Handler = b.BFF.Handler()
+				srv.Start()
+				t.Cleanup(srv.Close)
+			}
+			node := func(i int) string { return "http://" + srvs[i%nodes].Listener.Addr().String() }
+
+			// Sign in through node 1.
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+			get := func(u string) (*http.Response, string) {
+				resp, err := hc.Get(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp, string(b)
+			}
+			_, page := get(node(0) + "/bff/login?returnTo=/app")
+			form := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(page)
+			req := regexp.MustCompile(`name="request" value="([^"]*)"`).FindStringSubmatch(page)
+			if form == nil || req == nil {
+				t.Fatalf("not the login page: %s", page)
+			}
+			v := url.Values{"username": {"alice"}, "password": {"correct horse battery staple"}, "request": {html.UnescapeString(req[1])}}
+			r, _ := http.NewRequest(http.MethodPost, gURL+html.UnescapeString(form[1]), strings.NewReader(v.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.Header.Set("Origin", gURL)
+			resp, err := hc.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.Request.URL.String() != public+"/app" {
+				t.Fatalf("the sign-in ended at %s", resp.Request.URL)
+			}
+			pub, _ := url.Parse(public)
+			cookies := jar.Cookies(pub)
+
+			// The other node serves the same session: the cookies as the
+			// load balancer would pass them.
+			call := func(i int, method, path string) (int, string) {
+				r, _ := http.NewRequest(method, node(i)+path, nil)
+				for _, ck := range cookies {
+					r.AddCookie(ck)
+					if ck.Name == bff.CookieCSRF {
+						r.Header.Set(bff.HeaderCSRF, ck.Value)
+					}
+				}
+				r.Header.Set("Accept", "application/json")
+				resp, err := http.DefaultClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			status, body := call(1, http.MethodGet, "/bff/user")
+			var u struct {
+				Claims map[string]any `json:"claims"`
+			}
+			if status != http.StatusOK || json.Unmarshal([]byte(body), &u) != nil || u.Claims["preferred_username"] != "alice" {
+				t.Fatalf("/bff/user on the other node: %d %s", status, body)
+			}
+			status, first := call(1, http.MethodGet, "/api/x")
+			if status != http.StatusOK || !strings.HasPrefix(first, "Bearer ") {
+				t.Fatalf("the API through the other node: %d %s", status, first)
+			}
+			clk.Advance(5 * time.Minute) // the access token expires
+			status, next := call(1, http.MethodGet, "/api/x")
+			if status != http.StatusOK || next == first || !strings.HasPrefix(next, "Bearer ") {
+				t.Fatalf("after expiry: %d, the same token %v", status, next == first)
+			}
+			if status, again := call(0, http.MethodGet, "/api/x"); status != http.StatusOK || again != next {
+				t.Fatalf("node 1 after node 2's refresh: %d, its token the refreshed one: %v", status, again == next)
+			}
+			if status, body := call(0, http.MethodPost, "/bff/logout"); status != http.StatusOK {
+				t.Fatalf("logout: %d %s", status, body)
+			}
+			if status, _ := call(1, http.MethodGet, "/bff/user"); status != http.StatusUnauthorized {
+				t.Fatalf("the other node after logout: %d, want 401", status)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/bff"
+	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
@@ -97,35 +98,8 @@ func TestBFFNodes(t *testing.T) {
 			node := func(i int) string { return "http://" + srvs[i%nodes].Listener.Addr().String() }
 
 			// Sign in through node 1.
-			jar, _ := cookiejar.New(nil)
-			hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-			get := func(u string) (*http.Response, string) {
-				resp, err := hc.Get(u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp, string(b)
-			}
-			_, page := get(node(0) + "/bff/login?returnTo=/app")
-			form := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(page)
-			req := regexp.MustCompile(`name="request" value="([^"]*)"`).FindStringSubmatch(page)
-			if form == nil || req == nil {
-				t.Fatalf("not the login page: %s", page)
-			}
-			v := url.Values{"username": {"alice"}, "password": {"correct horse battery staple"}, "request": {html.UnescapeString(req[1])}}
-			r, _ := http.NewRequest(http.MethodPost, gURL+html.UnescapeString(form[1]), strings.NewReader(v.Encode()))
-			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			r.Header.Set("Origin", gURL)
-			resp, err := hc.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.Request.URL.String() != public+"/app" {
-				t.Fatalf("the sign-in ended at %s", resp.Request.URL)
-			}
+			hc := signInThroughBFF(t, public, gURL)
+			jar := hc.Jar
 			pub, _ := url.Parse(public)
 			cookies := jar.Cookies(pub)
 
@@ -175,4 +149,138 @@ func TestBFFNodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBFFGuardFeed: the upstream behind the guard, with the provider's
+// remote JWKS and revocation feed, accepts the BFF's calls; when the
+// session ends at Gatehouse (an admin's revoke) for a client without
+// back-channel logout, the guard refuses the next call at once, and the
+// BFF, whose retry's refresh the provider refuses, ends its session.
+func TestBFFGuardFeed(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(time.Now())
+	gsrv := httptest.NewUnstartedServer(nil)
+	gURL := "http://" + gsrv.Listener.Addr().String()
+	gcfg := apptest.Config(t, gURL)
+	feedSecret := strings.Repeat("f", 40)
+	gcfg.RevocationFeedSecret = feedSecret
+	g, err := Open(ctx, gcfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true, Limiter: apptest.NoLimits{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	if err := g.EnsureKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs, stop := context.WithCancel(ctx)
+	g.Run(jobs)
+	if err := g.Serve(jobs, ServeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gsrv.Config.Handler = g.Handler()
+	gsrv.Start()
+	t.Cleanup(gsrv.Close)
+	t.Cleanup(func() { stop(); <-g.Hub.Done() })
+	if _, err := g.Engine.AddUser(ctx, session.CLI, "alice", "correct horse battery staple", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	revoked := guard.NewRevocations()
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	t.Cleanup(stopFeed)
+	go func() {
+		_ = guard.FollowFeed(feedCtx, gURL+"/auth/revocations", guard.FeedOptions{Secret: feedSecret, Set: revoked})
+	}()
+	gd, err := guard.New(guard.Config{Issuer: gURL, Audience: gURL, Keys: guard.RemoteJWKS(gURL+"/.well-known/jwks.json", guard.RemoteOptions{}),
+		Revocations: revoked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(gd.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})))
+	t.Cleanup(api.Close)
+
+	srv := httptest.NewUnstartedServer(nil)
+	public := "http://" + srv.Listener.Addr().String()
+	c, secret, err := g.Clients.Add(ctx, session.CLI, provider.Spec{Name: "SPA", RedirectURIs: []string{public + "/bff/callback"}, FirstParty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bcfg := apptest.Config(t, gURL)
+	bcfg.BFF = config.BFF{Issuer: gURL, ClientID: c.ID, ClientSecret: secret, PublicURL: public, Routes: []string{"/api/=" + api.URL}}
+	b, err := OpenBFF(ctx, bcfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	srv.Config.Handler = b.BFF.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	hc := signInThroughBFF(t, public, gURL)
+	call := func() int {
+		resp, err := hc.Get(public + "/api/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for call() != http.StatusOK { // the guard's feed connects
+		if time.Now().After(deadline) {
+			t.Fatal("the guarded upstream never accepted the BFF's call")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ss, err := g.Engine.Sessions(ctx, session.SessionQuery{}, true)
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("sessions %v, %v", ss, err)
+	}
+	if _, err := g.Engine.RevokeSession(ctx, session.CLI, ss[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for call() != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("the BFF's calls still pass after the session ended at Gatehouse")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp, err := hc.Get(public + "/bff/user"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/bff/user after the guard refused and the refresh failed: %v %v", resp, err)
+	}
+}
+
+// signInThroughBFF signs alice in through the BFF at public and the
+// provider's login page at gURL, and returns the browser.
+func signInThroughBFF(t *testing.T, public, gURL string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := hc.Get(public + "/bff/login?returnTo=/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	form := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(string(page))
+	req := regexp.MustCompile(`name="request" value="([^"]*)"`).FindStringSubmatch(string(page))
+	if form == nil || req == nil {
+		t.Fatalf("not the login page: %s", page)
+	}
+	v := url.Values{"username": {"alice"}, "password": {"correct horse battery staple"}, "request": {html.UnescapeString(req[1])}}
+	r, _ := http.NewRequest(http.MethodPost, gURL+html.UnescapeString(form[1]), strings.NewReader(v.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Origin", gURL)
+	resp, err = hc.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.String() != public+"/app" {
+		t.Fatalf("the sign-in ended at %s", resp.Request.URL)
+	}
+	return hc
 }

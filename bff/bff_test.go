@@ -61,8 +61,28 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func newStack(t *testing.T) *stack {
+// stackOption changes a newStack default.
+type stackOption func(*stackOptions)
+
+// stackOptions are newStack's options; the zero value is the default.
+type stackOptions struct {
+	// front, when set, is given the BFF's handler and returns what the
+	// BFF's server serves: a test wraps it to serve its SPA's page beside
+	// the BFF's endpoints, on the BFF's origin.
+	front func(http.Handler) http.Handler
+}
+
+// withFront makes the BFF's server serve front(the BFF's handler).
+func withFront(front func(http.Handler) http.Handler) stackOption {
+	return func(o *stackOptions) { o.front = front }
+}
+
+func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
+	var o stackOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx := context.Background()
 	s := &stack{t: t, clock: clock.NewFake(time.Now()), upstream: make(chan http.Header, 100)}
 
@@ -120,7 +140,11 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bsrv.Config.Handler = b.Handler()
+	var h http.Handler = b.Handler()
+	if o.front != nil {
+		h = o.front(h)
+	}
+	bsrv.Config.Handler = h
 	bsrv.Start()
 	t.Cleanup(bsrv.Close)
 	return s

@@ -74,7 +74,14 @@ func unverifiedClaims(raw string) map[string]any {
 func (b *BFF) handleLogout(w http.ResponseWriter, r *http.Request) {
 	secret, s, err := b.current(r)
 	if err != nil {
-		clearSessionCookies(w)
+		// Only a request of the BFF's own origin clears the cookies. A
+		// form another site posts here comes without the SameSite=Strict
+		// session cookie, so it lands here too, and the answer to that
+		// top-level navigation may set cookies: clearing them would sign
+		// the victim out (logout CSRF).
+		if b.sameOrigin(r) {
+			clearSessionCookies(w)
+		}
 		writeProblem(w, http.StatusUnauthorized, "no_session", "not signed in")
 		return
 	}

@@ -171,6 +171,7 @@ func (b *BFF) Handler() http.Handler {
 	mux.HandleFunc("GET "+p+"/callback", b.handleCallback)
 	mux.HandleFunc("GET "+p+"/user", b.handleUser)
 	mux.HandleFunc("POST "+p+"/logout", b.handleLogout)
+	mux.HandleFunc("GET "+p+"/end-session", b.handleEndSession)
 	mux.HandleFunc("POST "+p+"/backchannel", b.handleBackchannel)
 	for _, rt := range b.routes {
 		mux.Handle(rt.prefix, b.proxy(rt))

@@ -296,8 +296,24 @@ func TestEndToEnd(t *testing.T) {
 	var out struct {
 		LogoutURL string `json:"logout_url"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || !strings.HasPrefix(out.LogoutURL, s.gURL+provider.PathEndSession) {
-		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || out.LogoutURL != "/bff/end-session" ||
+		strings.Contains(string(body), "eyJ") {
+		t.Fatalf("logout: %d %s, want the BFF's end-session URL and no token", resp.StatusCode, body)
+	}
+	// The BFF's end-session sends the browser on to the provider's, with
+	// the ID token as the hint, and the provider back to the SPA.
+	noFollow := &http.Client{Jar: b.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	end, err := noFollow.Get(s.bffURL + out.LogoutURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end.Body.Close()
+	if loc := end.Header.Get("Location"); end.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, s.gURL+provider.PathEndSession) ||
+		!strings.Contains(loc, "id_token_hint=eyJ") {
+		t.Fatalf("/bff/end-session: %d to %q", end.StatusCode, loc)
+	}
+	if resp, _ := b.do(http.MethodGet, s.bffURL+out.LogoutURL, nil, nil); resp.Request.URL.String() != s.bffURL+"/" {
+		t.Fatalf("the logout ended at %s", resp.Request.URL)
 	}
 	if resp, _ := b.do(http.MethodGet, s.bffURL+"/bff/user", nil, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/bff/user after logout: %d", resp.StatusCode)

@@ -217,8 +217,17 @@ func TestOtherProvider(t *testing.T) {
 	var out struct {
 		LogoutURL string `json:"logout_url"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || !strings.HasPrefix(out.LogoutURL, disc.EndSession+"?") {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || out.LogoutURL != "/bff/end-session" {
 		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	noFollow := &http.Client{Jar: br.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	end, err := noFollow.Get(bffURL + out.LogoutURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end.Body.Close()
+	if loc := end.Header.Get("Location"); !strings.HasPrefix(loc, disc.EndSession+"?") || !strings.Contains(loc, "id_token_hint=") {
+		t.Fatalf("/bff/end-session sends the browser to %q, want the provider's end-session with the hint", loc)
 	}
 	if resp, _ := br.do(http.MethodGet, bffURL+"/bff/user", nil, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/bff/user after logout: %d", resp.StatusCode)

@@ -1,12 +1,15 @@
 package bff
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/sealed"
 )
 
 // handleUser serves GET /bff/user: the signed-in user's claims (from the
@@ -95,14 +98,17 @@ func (b *BFF) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	b.end(r.Context(), s)
 	clearSessionCookies(w)
-	target := b.cfg.PostLogoutRedirect
-	if b.meta.EndSession != "" {
-		q := url.Values{"client_id": {b.cfg.ClientID}, "post_logout_redirect_uri": {b.cfg.PostLogoutRedirect}}
-		if t.ID != "" {
-			q.Set("id_token_hint", t.ID)
+	// The provider's end-session URL carries the ID token as its hint:
+	// the page is sent to the BFF's own /end-session instead, which
+	// redirects there with the hint from an HttpOnly cookie, so that no
+	// answer a script reads holds a token.
+	if t.ID != "" {
+		if blob, err := sealed.Seal(b.endKey(), endAD, endSession{ID: t.ID, Expires: b.cfg.Now().Add(endTTL)}); err == nil {
+			http.SetCookie(w, &http.Cookie{Name: cookieEnd, Value: base64.RawURLEncoding.EncodeToString(blob), Path: b.cfg.Prefix,
+				MaxAge: int(endTTL / time.Second), Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		}
-		target = b.meta.EndSession + sep(b.meta.EndSession) + q.Encode()
 	}
+	target := b.cfg.Prefix + "/end-session"
 	w.Header().Set("Cache-Control", "no-store")
 	if strings.Contains(r.Header.Get("Accept"), "application/json") || r.Header.Get("Sec-Fetch-Mode") == "cors" {
 		writeJSON(w, http.StatusOK, map[string]string{"logout_url": target})
@@ -202,4 +208,43 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	}
 	*a = many
 	return nil
+}
+
+// cookieEnd carries a finished logout's ID token to /end-session, sealed;
+// endTTL bounds it.
+const (
+	cookieEnd = "__Secure-bff_end"
+	endTTL    = 5 * time.Minute
+)
+
+var endAD = []byte("bff end session")
+
+type endSession struct {
+	ID      string    `json:"idt"`
+	Expires time.Time `json:"e"`
+}
+
+func (b *BFF) endKey() []byte { return sealed.Key(b.cfg.Key, "gatehouse bff end session v1") }
+
+// handleEndSession serves GET /bff/end-session: after a logout, the
+// browser goes on to the provider's end-session endpoint (RP-Initiated
+// Logout 1.0), with the ID token as id_token_hint when the logout left
+// one here, and is sent back to the post-logout redirect URI. Without an
+// end-session endpoint it goes straight there.
+func (b *BFF) handleEndSession(w http.ResponseWriter, r *http.Request) {
+	target := b.cfg.PostLogoutRedirect
+	if b.meta.EndSession != "" {
+		q := url.Values{"client_id": {b.cfg.ClientID}, "post_logout_redirect_uri": {b.cfg.PostLogoutRedirect}}
+		if c, err := r.Cookie(cookieEnd); err == nil {
+			var e endSession
+			if blob, err := b64(c.Value); err == nil && sealed.Open(b.endKey(), endAD, blob, &e) == nil && b.cfg.Now().Before(e.Expires) {
+				q.Set("id_token_hint", e.ID)
+			}
+		}
+		target = b.meta.EndSession + sep(b.meta.EndSession) + q.Encode()
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieEnd, Value: "", Path: b.cfg.Prefix, MaxAge: -1, Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

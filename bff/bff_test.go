@@ -37,7 +37,7 @@ const (
 // fake clock that starts at the real time (go-oidc checks ID tokens
 // against it).
 type stack struct {
-	t         *testing.T
+	t         testing.TB
 	clock     *clock.Fake
 	gatehouse *app.App
 	gURL      string
@@ -77,7 +77,7 @@ func withFront(front func(http.Handler) http.Handler) stackOption {
 	return func(o *stackOptions) { o.front = front }
 }
 
-func newStack(t *testing.T, opts ...stackOption) *stack {
+func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	var o stackOptions
 	for _, opt := range opts {
@@ -152,7 +152,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 
 // browser is a cookie jar that follows redirects.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	s   *stack
 	c   *http.Client
 	jar *cookiejar.Jar

@@ -97,7 +97,7 @@ func (b *BFF) proxy(rt route) http.Handler {
 			b.refused(w, r, s, err)
 			return
 		}
-		_ = b.cfg.Store.TouchSession(r.Context(), s.Hash, b.cfg.Now())
+		b.touch(r.Context(), s)
 		if !idempotent(r.Method) {
 			rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accessKey{}, t.Access)))
 			return
@@ -270,4 +270,16 @@ func (b *BFF) refresh(ctx context.Context, s Session, t tokens) (tokens, error) 
 		return tokens{}, err
 	}
 	return nt, nil
+}
+
+// touchEvery is how stale a session's last use may be before a request
+// records a new one: the idle timeout is counted in these steps, and an
+// API call does not cost a database write each time.
+const touchEvery = time.Minute
+
+// touch records a use of the session, at most once per touchEvery.
+func (b *BFF) touch(ctx context.Context, s Session) {
+	if now := b.cfg.Now(); now.Sub(s.LastUsedAt) >= touchEvery {
+		_ = b.cfg.Store.TouchSession(ctx, s.Hash, now) // a lost touch only shortens the idle window
+	}
 }

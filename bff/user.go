@@ -29,7 +29,7 @@ func (b *BFF) handleUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := b.cfg.Now()
-	if r.URL.Query().Get("slide") != "false" {
+	if r.URL.Query().Get("slide") != "false" && now.Sub(s.LastUsedAt) >= touchEvery {
 		if err := b.cfg.Store.TouchSession(r.Context(), s.Hash, now); err == nil {
 			s.LastUsedAt = now
 		}

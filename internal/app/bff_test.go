@@ -255,7 +255,7 @@ func TestBFFGuardFeed(t *testing.T) {
 
 // signInThroughBFF signs alice in through the BFF at public and the
 // provider's login page at gURL, and returns the browser.
-func signInThroughBFF(t *testing.T, public, gURL string) *http.Client {
+func signInThroughBFF(t testing.TB, public, gURL string) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}

@@ -70,6 +70,15 @@ type stackOptions struct {
 	// BFF's server serves: a test wraps it to serve its SPA's page beside
 	// the BFF's endpoints, on the BFF's origin.
 	front func(http.Handler) http.Handler
+	// routes are further upstreams; upstreamTimeout the BFF's bound on
+	// their answer headers (0: its default).
+	routes          []bff.Route
+	upstreamTimeout time.Duration
+}
+
+// withRoutes adds upstreams beside /api/, and bounds their answer.
+func withRoutes(timeout time.Duration, rs ...bff.Route) stackOption {
+	return func(o *stackOptions) { o.routes, o.upstreamTimeout = rs, timeout }
 }
 
 // withFront makes the BFF's server serve front(the BFF's handler).
@@ -135,7 +144,8 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	pub, _ := url.Parse(s.bffURL)
 	upstream, _ := url.Parse(s.api.URL)
 	b, err := bff.New(ctx, bff.Config{Issuer: s.gURL, ClientID: c.ID, ClientSecret: secret, PublicURL: pub,
-		Routes: []bff.Route{{Prefix: "/api/", Upstream: upstream}}, Key: bytes.Repeat([]byte{9}, 32), Store: newMemStore(),
+		Routes: append([]bff.Route{{Prefix: "/api/", Upstream: upstream}}, o.routes...), Key: bytes.Repeat([]byte{9}, 32),
+		Store: newMemStore(), UpstreamTimeout: o.upstreamTimeout,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: countingTransport{s}}, Now: s.clock.Now})
 	if err != nil {
 		t.Fatal(err)

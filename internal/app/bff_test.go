@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
+	"github.com/gatehouse-auth/gatehouse/internal/store"
 	"github.com/gatehouse-auth/gatehouse/internal/store/postgres/pgtest"
 )
 
@@ -140,6 +142,31 @@ func TestBFFNodes(t *testing.T) {
 			}
 			if status, again := call(0, http.MethodGet, "/api/x"); status != http.StatusOK || again != next {
 				t.Fatalf("node 1 after node 2's refresh: %d, its token the refreshed one: %v", status, again == next)
+			}
+			// Expired again: calls at once on every node, one refresh at
+			// the provider (its audit trail counts them).
+			refreshes := func() int {
+				evs, err := g.Engine.Audit(ctx, store.AuditFilter{Type: "refresh"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(evs)
+			}
+			before := refreshes()
+			clk.Advance(5 * time.Minute)
+			var wg sync.WaitGroup
+			statuses := make([]int, 6)
+			for i := range statuses {
+				wg.Go(func() { statuses[i], _ = call(i, http.MethodGet, "/api/x") })
+			}
+			wg.Wait()
+			for i, st := range statuses {
+				if st != http.StatusOK {
+					t.Fatalf("concurrent call %d at expiry: %d", i, st)
+				}
+			}
+			if n := refreshes() - before; n != 1 {
+				t.Fatalf("%d refreshes at the provider for %d concurrent calls over %d nodes, want 1", n, len(statuses), nodes)
 			}
 			if status, body := call(0, http.MethodPost, "/bff/logout"); status != http.StatusOK {
 				t.Fatalf("logout: %d %s", status, body)

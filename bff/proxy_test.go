@@ -101,3 +101,31 @@ func TestProxy(t *testing.T) {
 		}
 	})
 }
+
+// TestUserSlide: /bff/user counts as a use of the session, extending its
+// idle lifetime, unless asked with ?slide=false (a page polling who is
+// signed in must not keep an idle session alive).
+func TestUserSlide(t *testing.T) {
+	s := newStack(t)
+	b := s.browser()
+	b.login()
+	expiresIn := func(q string) int {
+		t.Helper()
+		resp, body := b.do(http.MethodGet, s.bffURL+"/bff/user"+q, nil, nil)
+		var u struct {
+			ExpiresIn int `json:"expires_in"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &u) != nil {
+			t.Fatalf("/bff/user%s: %d %s", q, resp.StatusCode, body)
+		}
+		return u.ExpiresIn
+	}
+	full := expiresIn("?slide=false")
+	s.clock.Advance(10 * time.Minute)
+	if got := expiresIn("?slide=false"); got != full-600 {
+		t.Fatalf("after 10 minutes with slide=false: %d s left, want %d", got, full-600)
+	}
+	if got := expiresIn(""); got != full {
+		t.Fatalf("a sliding /bff/user: %d s left, want the full %d again", got, full)
+	}
+}

@@ -53,6 +53,7 @@ type Database interface {
 	BFFSessions
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	SchemaVersion(ctx context.Context) (int64, error)
+	LatestSchemaVersion() int64
 	Close() error
 }
 

@@ -82,7 +82,7 @@ func (a *App) Serve(ctx context.Context, so ServeOptions) error {
 	// One JWKS for both kinds of key: resource servers find the access
 	// keys there, relying parties the ID-token keys, and each tells its
 	// tokens by typ (at+jwt, JWT).
-	api, err := authapi.New(authapi.Deps{Engine: a.Engine, Verifier: g, Keys: token.KeySets{a.Keys, a.IDKeys}, Edge: e, Feed: a.Hub, Clients: a.Clients,
+	api, err := authapi.New(authapi.Deps{Engine: a.Engine, Verifier: g, Readiness: a, Keys: token.KeySets{a.Keys, a.IDKeys}, Edge: e, Feed: a.Hub, Clients: a.Clients,
 		Log: a.log, Clock: a.clock},
 		authapi.Config{
 			JWKSMaxAge:           cfg.JWKSMaxAge,

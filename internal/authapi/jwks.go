@@ -21,9 +21,3 @@ func (s *Server) handleJWKS() http.Handler {
 		edge.WriteJSON(w, http.StatusOK, set)
 	})
 }
-
-func (s *Server) handleHealth() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		edge.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-}

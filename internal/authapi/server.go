@@ -96,8 +96,10 @@ type Deps struct {
 	Feed Feed
 	// Clients, when set, is managed under /admin/clients.
 	Clients ClientRegistry
-	Log     *slog.Logger
-	Clock   clock.Clock
+	// Readiness, when set, answers GET /readyz.
+	Readiness Readiness
+	Log       *slog.Logger
+	Clock     clock.Clock
 }
 
 // Server serves the first-party API.
@@ -107,6 +109,7 @@ type Server struct {
 	keys     KeySet
 	feed     Feed
 	clients  ClientRegistry
+	ready    Readiness
 	edge     *edge.Edge
 	log      *slog.Logger
 	clock    clock.Clock
@@ -136,7 +139,7 @@ func New(d Deps, cfg Config) (*Server, error) {
 	if cfg.RefreshCookiePath == "" {
 		cfg.RefreshCookiePath = refreshPath
 	}
-	return &Server{engine: d.Engine, verifier: d.Verifier, keys: d.Keys, feed: d.Feed, clients: d.Clients, edge: d.Edge, log: d.Log,
+	return &Server{engine: d.Engine, verifier: d.Verifier, keys: d.Keys, feed: d.Feed, clients: d.Clients, ready: d.Readiness, edge: d.Edge, log: d.Log,
 		clock: d.Clock, cfg: cfg, firstParty: d.Engine.FirstParty().ClientID,
 		feedSecret: sha256.Sum256([]byte(cfg.RevocationFeedSecret))}, nil
 }

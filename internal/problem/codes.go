@@ -25,6 +25,7 @@ const (
 	CodeNotFound            = "not_found"
 	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeUnavailable         = "unavailable"
+	CodeNotReady            = "not_ready"
 	CodeRateLimited         = "rate_limited"
 	CodeConflict            = "conflict"
 	CodeForbidden           = "forbidden"

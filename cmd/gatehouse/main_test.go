@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -271,4 +274,22 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("login after restart: %d", res.StatusCode)
 	}
 	_ = base
+}
+
+// TestCLIVersion: `gatehouse version` and `--version` print the same
+// facts, among them the schema version this binary migrates to.
+func TestCLIVersion(t *testing.T) {
+	out, err := cli(t, nil, "", "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag, err := cli(t, nil, "", "--version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("schema version %d\n", app.Build().Schema)
+	if out != flag || !strings.HasPrefix(out, "gatehouse ") || !strings.Contains(out, "\ncommit ") || !strings.HasSuffix(out, want) ||
+		app.Build().Schema < 13 {
+		t.Fatalf("version %q and --version %q, want the same, ending %q", out, flag, want)
+	}
 }

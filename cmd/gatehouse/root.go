@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 )
@@ -39,7 +40,9 @@ func newRootCmd(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 	root.SetIn(stdin)
 	root.PersistentFlags().StringVar(&e.configPath, "config", "", "YAML configuration file (env GATEHOUSE_CONFIG)")
 	root.PersistentFlags().StringVar(&e.data, "data", "", "data directory: SQLite database and keys (env GATEHOUSE_DATA, default ./data)")
-	root.AddCommand(newServeCmd(e), newBFFCmd(e), newUserCmd(e), newSessionsCmd(e), newKeysCmd(e), newClientCmd(e), newMigrateCmd(e))
+	root.Version = app.Build().Version
+	root.SetVersionTemplate(app.Build().String())
+	root.AddCommand(newVersionCmd(e), newServeCmd(e), newBFFCmd(e), newUserCmd(e), newSessionsCmd(e), newKeysCmd(e), newClientCmd(e), newMigrateCmd(e))
 	return root
 }
 

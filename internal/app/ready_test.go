@@ -68,3 +68,40 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("/healthz with the database gone: %d", status)
 	}
 }
+
+// TestOpenAPIServed: GET /openapi.json answers the OpenAPI description
+// the repository documents (docs/openapi.yaml), as JSON, every path of it.
+func TestOpenAPIServed(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	a, err := Open(ctx, apptest.Config(t, base), Options{Log: slog.New(slog.DiscardHandler), Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	if err := a.Serve(ctx, ServeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = a.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(base + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" ||
+		json.NewDecoder(resp.Body).Decode(&doc) != nil || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("/openapi.json: %d %s, openapi %q", resp.StatusCode, resp.Header.Get("Content-Type"), doc.OpenAPI)
+	}
+	for _, p := range []string{"/auth/login", "/oauth2/token", "/readyz", "/openapi.json"} {
+		if doc.Paths[p] == nil {
+			t.Errorf("the served description lacks %s", p)
+		}
+	}
+}

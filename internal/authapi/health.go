@@ -2,10 +2,15 @@ package authapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-auth/gatehouse/docs"
 	"github.com/gatehouse-auth/gatehouse/internal/edge"
 	"github.com/gatehouse-auth/gatehouse/internal/problem"
 )
@@ -45,5 +50,31 @@ func (s *Server) handleReady() http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		edge.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// openAPIJSON is the OpenAPI description as JSON, converted once.
+var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(docs.OpenAPI, &doc); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+})
+
+// handleOpenAPI serves GET /openapi.json: the OpenAPI 3.1 description of
+// this server's API and provider (docs/openapi.yaml), as JSON, for client
+// generators and API explorers.
+func (s *Server) handleOpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := openAPIJSON()
+		if err != nil {
+			s.log.Error("the embedded OpenAPI description does not parse", "err", err)
+			edge.WriteProblem(w, http.StatusInternalServerError, problem.CodeInternal, "the API description is unavailable")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(b) // the status is sent: nothing to report a failure to
 	})
 }

@@ -67,6 +67,7 @@ func (s *Server) routeTable() []route {
 		{"/.well-known/jwks.json", one(http.MethodGet, s.handleJWKS())},
 		{"/healthz", one(http.MethodGet, s.handleHealth())},
 		{"/readyz", one(http.MethodGet, s.handleReady())},
+		{"/openapi.json", one(http.MethodGet, s.handleOpenAPI())},
 		{"/gatehouse.js", one(http.MethodGet, web.ClientHandler())},
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -95,26 +96,10 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	ctx := context.Background()
 	s := &stack{t: t, clock: clock.NewFake(time.Now()), upstream: make(chan http.Header, 100)}
 
-	gsrv := httptest.NewUnstartedServer(nil)
-	s.gURL = "http://" + gsrv.Listener.Addr().String()
-	a, err := app.Open(ctx, apptest.Config(t, s.gURL), app.Options{Clock: s.clock, Log: slog.New(slog.DiscardHandler),
+	gsrv := served.Reserve(t)
+	s.gURL = gsrv.URL
+	a := gsrv.Start(t, apptest.Config(t, s.gURL), app.Options{Clock: s.clock, Log: slog.New(slog.DiscardHandler),
 		Create: true, Limiter: apptest.NoLimits{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	if err := a.EnsureKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
-	jobs, stop := context.WithCancel(ctx)
-	a.Run(jobs)
-	if err := a.Serve(jobs, app.ServeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gsrv.Config.Handler = a.Handler()
-	gsrv.Start()
-	t.Cleanup(gsrv.Close)
-	t.Cleanup(func() { stop(); <-a.Hub.Done() })
 	s.gatehouse = a
 	if _, err := a.Engine.AddUser(ctx, session.CLI, testUser, testPassword, nil); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"bytes"
@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
@@ -28,26 +30,10 @@ func BenchmarkBFFProxy(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
 			clk := clock.NewFake(time.Now())
-			gsrv := httptest.NewUnstartedServer(nil)
-			gURL := "http://" + gsrv.Listener.Addr().String()
-			g, err := Open(ctx, apptest.Config(b, gURL), Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true,
+			gsrv := served.Reserve(b)
+			gURL := gsrv.URL
+			g := gsrv.Start(b, apptest.Config(b, gURL), app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true,
 				Limiter: apptest.NoLimits{}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = g.Close() })
-			if err := g.EnsureKeys(ctx); err != nil {
-				b.Fatal(err)
-			}
-			jobs, stop := context.WithCancel(ctx)
-			g.Run(jobs)
-			if err := g.Serve(jobs, ServeOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			gsrv.Config.Handler = g.Handler()
-			gsrv.Start()
-			b.Cleanup(gsrv.Close)
-			b.Cleanup(func() { stop(); <-g.Hub.Done() })
 			if _, err := g.Engine.AddUser(ctx, session.CLI, "alice", "correct horse battery staple", nil); err != nil {
 				b.Fatal(err)
 			}
@@ -69,7 +55,7 @@ func BenchmarkBFFProxy(b *testing.B) {
 				bcfg.KEK = bytes.Repeat([]byte{5}, 32)
 			}
 			bcfg.BFF = config.BFF{Issuer: gURL, ClientID: c.ID, ClientSecret: secret, PublicURL: public, Routes: []string{"/api/=" + api.URL}}
-			bf, err := OpenBFF(ctx, bcfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
+			bf, err := app.OpenBFF(ctx, bcfg, app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}

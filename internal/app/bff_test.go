@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"bytes"
@@ -19,7 +19,9 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/bff"
 	"github.com/gatehouse-auth/gatehouse/guard"
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
@@ -38,26 +40,10 @@ func TestBFFNodes(t *testing.T) {
 			ctx := context.Background()
 			clk := clock.NewFake(time.Now())
 			// The provider.
-			gsrv := httptest.NewUnstartedServer(nil)
-			gURL := "http://" + gsrv.Listener.Addr().String()
-			g, err := Open(ctx, apptest.Config(t, gURL), Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true,
+			gsrv := served.Reserve(t)
+			gURL := gsrv.URL
+			g := gsrv.Start(t, apptest.Config(t, gURL), app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true,
 				Limiter: apptest.NoLimits{}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = g.Close() })
-			if err := g.EnsureKeys(ctx); err != nil {
-				t.Fatal(err)
-			}
-			jobs, stop := context.WithCancel(ctx)
-			g.Run(jobs)
-			if err := g.Serve(jobs, ServeOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			gsrv.Config.Handler = g.Handler()
-			gsrv.Start()
-			t.Cleanup(gsrv.Close)
-			t.Cleanup(func() { stop(); <-g.Hub.Done() })
 			if _, err := g.Engine.AddUser(ctx, session.CLI, "alice", "correct horse battery staple", nil); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +74,7 @@ func TestBFFNodes(t *testing.T) {
 			bffCfg.BFF = config.BFF{Issuer: gURL, ClientID: c.ID, ClientSecret: secret, PublicURL: public,
 				Routes: []string{"/api/=" + api.URL}}
 			for _, srv := range srvs {
-				b, err := OpenBFF(ctx, bffCfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
+				b, err := app.OpenBFF(ctx, bffCfg, app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -186,28 +172,12 @@ func TestBFFNodes(t *testing.T) {
 func TestBFFGuardFeed(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Now())
-	gsrv := httptest.NewUnstartedServer(nil)
-	gURL := "http://" + gsrv.Listener.Addr().String()
+	gsrv := served.Reserve(t)
+	gURL := gsrv.URL
 	gcfg := apptest.Config(t, gURL)
 	feedSecret := strings.Repeat("f", 40)
 	gcfg.RevocationFeedSecret = feedSecret
-	g, err := Open(ctx, gcfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true, Limiter: apptest.NoLimits{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Close() })
-	if err := g.EnsureKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
-	jobs, stop := context.WithCancel(ctx)
-	g.Run(jobs)
-	if err := g.Serve(jobs, ServeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gsrv.Config.Handler = g.Handler()
-	gsrv.Start()
-	t.Cleanup(gsrv.Close)
-	t.Cleanup(func() { stop(); <-g.Hub.Done() })
+	g := gsrv.Start(t, gcfg, app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true, Limiter: apptest.NoLimits{}})
 	if _, err := g.Engine.AddUser(ctx, session.CLI, "alice", "correct horse battery staple", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +206,7 @@ func TestBFFGuardFeed(t *testing.T) {
 	}
 	bcfg := apptest.Config(t, gURL)
 	bcfg.BFF = config.BFF{Issuer: gURL, ClientID: c.ID, ClientSecret: secret, PublicURL: public, Routes: []string{"/api/=" + api.URL}}
-	b, err := OpenBFF(ctx, bcfg, Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
+	b, err := app.OpenBFF(ctx, bcfg, app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,12 @@
 package app_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,54 +17,30 @@ import (
 	"github.com/gatehouse-auth/gatehouse/guard"
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
 	"github.com/gatehouse-auth/gatehouse/internal/token"
 )
 
-// served is a whole Gatehouse as serve builds it, on a loopback HTTP
+// gatehouse is a whole Gatehouse as serve builds it, on a loopback HTTP
 // server.
-type served struct {
-	URL string
-	App *app.App
-}
+type gatehouse struct{ *served.Server }
 
-func serve(t *testing.T, signingAlg, idAlg string) *served {
+func serve(t *testing.T, signingAlg, idAlg string) *gatehouse {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := apptest.Config(t, base)
+	srv := served.Reserve(t)
+	cfg := apptest.Config(t, srv.URL)
 	if signingAlg != "" {
 		cfg.SigningAlg = signingAlg
 	}
 	if idAlg != "" {
 		cfg.IDTokenSigningAlg = idAlg
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Create: true, Limiter: apptest.NoLimits{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.EnsureKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a.Run(ctx)
-	if err := a.Serve(ctx, app.ServeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = a.Handler()
-	srv.Start()
-	t.Cleanup(func() {
-		cancel()
-		<-a.Hub.Done()
-		srv.Close()
-		if err := a.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &served{URL: base, App: a}
+	srv.Start(t, cfg, app.Options{Create: true, Limiter: apptest.NoLimits{}})
+	return &gatehouse{srv}
 }
 
-func (s *served) get(t *testing.T, path, bearer string) (int, []byte) {
+func (s *gatehouse) get(t *testing.T, path, bearer string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
 	if err != nil {

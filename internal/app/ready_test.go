@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
 )
 
@@ -21,7 +22,7 @@ func TestReadiness(t *testing.T) {
 	ctx := context.Background()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	a, err := Open(ctx, apptest.Config(t, base), Options{Log: slog.New(slog.DiscardHandler), Create: true})
+	a, err := app.Open(ctx, apptest.Config(t, base), app.Options{Log: slog.New(slog.DiscardHandler), Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestReadiness(t *testing.T) {
 	}
 	jobs, stop := context.WithCancel(ctx)
 	a.Run(jobs)
-	if err := a.Serve(jobs, ServeOptions{}); err != nil {
+	if err := a.Serve(jobs, app.ServeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = a.Handler()
@@ -75,12 +76,12 @@ func TestOpenAPIServed(t *testing.T) {
 	ctx := context.Background()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	a, err := Open(ctx, apptest.Config(t, base), Options{Log: slog.New(slog.DiscardHandler), Create: true})
+	a, err := app.Open(ctx, apptest.Config(t, base), app.Options{Log: slog.New(slog.DiscardHandler), Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	if err := a.Serve(ctx, ServeOptions{}); err != nil {
+	if err := a.Serve(ctx, app.ServeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = a.Handler()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -26,32 +26,15 @@ import (
 // benchOP is newOP for a benchmark, on SQLite or PostgreSQL.
 func benchOP(b *testing.B, backend string) *op {
 	b.Helper()
-	ctx := context.Background()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
+	srv := served.Reserve(b)
+	base := srv.URL
 	cfg := apptest.Config(b, base)
 	if backend == "postgres" {
 		cfg.Database = pgtest.Schema(b)
 		cfg.KEK = bytes.Repeat([]byte{7}, 32)
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Clock: clock.System{}, Log: slog.New(slog.DiscardHandler), Create: true,
+	a := srv.Start(b, cfg, app.Options{Clock: clock.System{}, Log: slog.New(slog.DiscardHandler), Create: true,
 		Limiter: apptest.NoLimits{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = a.Close() })
-	if err := a.EnsureKeys(ctx); err != nil {
-		b.Fatal(err)
-	}
-	jobs, stop := context.WithCancel(ctx)
-	a.Run(jobs)
-	if err := a.Serve(jobs, app.ServeOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	srv.Config.Handler = a.Handler()
-	srv.Start()
-	b.Cleanup(srv.Close)
-	b.Cleanup(func() { stop(); <-a.Hub.Done() })
 	return &op{URL: base, App: a}
 }
 

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/config"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
@@ -59,8 +59,8 @@ func newOP(t *testing.T, opts ...opOption) *op {
 func newOPWith(t *testing.T, configure func(*config.Resolved), opts ...opOption) *op {
 	t.Helper()
 	ctx := context.Background()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
+	srv := served.Reserve(t)
+	base := srv.URL
 	cfg := apptest.Config(t, base)
 	if configure != nil {
 		configure(&cfg)
@@ -71,27 +71,7 @@ func newOPWith(t *testing.T, configure func(*config.Resolved), opts ...opOption)
 		opt(&o)
 	}
 	clk, _ = o.Clock.(*clock.Fake) // an option may start it elsewhere (startingNow)
-	a, err := app.Open(ctx, cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := a.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := a.EnsureKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
-	jobs, stop := context.WithCancel(ctx)
-	a.Run(jobs)
-	if err := a.Serve(jobs, app.ServeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = a.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { stop(); <-a.Hub.Done(); <-a.Backchannel.Done() })
+	a := srv.Start(t, cfg, o)
 	u, err := a.Engine.AddUser(ctx, session.CLI, testUser, testPassword, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/app"
 	"github.com/gatehouse-auth/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-auth/gatehouse/internal/app/apptest/served"
 	"github.com/gatehouse-auth/gatehouse/internal/clock"
 	"github.com/gatehouse-auth/gatehouse/internal/provider"
 	"github.com/gatehouse-auth/gatehouse/internal/session"
@@ -34,31 +34,15 @@ func newCluster(t *testing.T, n int) []*op {
 	var nodes []*op
 	var public string
 	for i := range n {
-		srv := httptest.NewUnstartedServer(nil)
-		addr := "http://" + srv.Listener.Addr().String()
+		srv := served.Reserve(t)
+		addr := srv.URL
 		if i == 0 {
 			public = addr
 		}
 		cfg := apptest.Config(t, public)
 		cfg.Database = dsn
 		cfg.KEK = bytes.Repeat([]byte{7}, 32)
-		a, err := app.Open(ctx, cfg, app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true, Limiter: apptest.NoLimits{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = a.Close() })
-		if err := a.EnsureKeys(ctx); err != nil {
-			t.Fatal(err)
-		}
-		jobs, stop := context.WithCancel(ctx)
-		a.Run(jobs)
-		if err := a.Serve(jobs, app.ServeOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		srv.Config.Handler = a.Handler()
-		srv.Start()
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { stop(); <-a.Hub.Done(); <-a.Backchannel.Done() })
+		a := srv.Start(t, cfg, app.Options{Clock: clk, Log: slog.New(slog.DiscardHandler), Create: true, Limiter: apptest.NoLimits{}})
 		nodes = append(nodes, &op{t: t, URL: addr, App: a, Clock: clk})
 	}
 	u, err := nodes[0].App.Engine.AddUser(ctx, session.CLI, testUser, testPassword, nil)
